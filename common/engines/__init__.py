@@ -1,0 +1,1 @@
+"""TTS engines behind one interface (``base``), chosen by name through ``registry``."""
