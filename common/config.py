@@ -82,6 +82,14 @@ class Settings:
         new.validate()
         return new
 
+    def to_env(self) -> dict[str, str]:
+        """``TINGSHU_*`` variables from which :meth:`from_env` rebuilds these settings exactly."""
+        env: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            env[ENV_PREFIX + f.name.upper()] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        return env
+
     def validate(self) -> None:
         """Check cross-field rules.
 

@@ -128,3 +128,26 @@ def validate_options(engine: Engine, options: SynthesisOptions) -> None:
         raise ValidationError("emotion", f"unknown emotion {options.emotion!r}; choose one of {', '.join(emotion_ids)}")
     if not (SPEED_MIN <= options.speed <= SPEED_MAX):
         raise ValidationError("speed", f"speed must be between {SPEED_MIN} and {SPEED_MAX}")
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What an engine offers, known without loading its weights (API validation, listings)."""
+
+    name: str
+    sample_rate: int
+    max_chunk_chars: int
+    voices: tuple[Voice, ...]
+    emotions: tuple[Emotion, ...]
+    default_voice: str
+
+    @classmethod
+    def of(cls, engine: Engine) -> "EngineInfo":
+        return cls(engine.name, engine.sample_rate, engine.max_chunk_chars, tuple(engine.voices()),
+                   tuple(engine.emotions()), engine.default_voice())
+
+    def voice_ids(self) -> list[str]:
+        return [v.id for v in self.voices]
+
+    def emotion_ids(self) -> list[str]:
+        return [e.id for e in self.emotions]

@@ -13,7 +13,7 @@ import threading
 from typing import Callable
 
 from common.config import Settings
-from common.engines.base import Engine
+from common.engines.base import Engine, EngineInfo
 from common.errors import EngineUnavailable
 
 EngineFactory = Callable[[Settings], Engine]
@@ -51,6 +51,25 @@ def get_engine(settings: Settings, name: str | None = None) -> Engine:
             engine = _resolve(name)(settings)
             _CACHE[key] = engine
     return engine
+
+
+def describe_engine(settings: Settings, name: str | None = None) -> EngineInfo:
+    """Voices, emotions and limits of engine ``name`` without loading its weights when possible.
+
+    An engine module may define ``describe(settings) -> EngineInfo`` (cheap); otherwise the
+    engine is loaded and asked.
+    """
+    name = name or settings.engine
+    factory = _FACTORIES.get(name)
+    if isinstance(factory, str):
+        module_name = factory.partition(":")[0]
+        try:
+            describe = getattr(importlib.import_module(module_name), "describe", None)
+        except ImportError as exc:
+            raise EngineUnavailable(f"engine {name!r} cannot be imported: {exc}") from exc
+        if describe is not None:
+            return describe(settings)
+    return EngineInfo.of(get_engine(settings, name))
 
 
 def clear_cache() -> None:

@@ -4,11 +4,12 @@ It exists so pipeline tests and benchmarks can check ordering, durations and mer
 the cost of neural synthesis. Audio length is exactly ``SAMPLES_PER_CHAR`` samples per
 character (divided by speed), and each chunk's pitch is derived from its text, so a chunk is
 identifiable in the merged file. A text containing ``FAIL_MARKER`` raises, to test failure
-paths. It is never the default engine.
+paths, and ``TINGSHU_TONE_DELAY_PER_CHAR`` slows it down. It is never the default engine.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import zlib
 from typing import Sequence
@@ -22,11 +23,11 @@ from common.errors import SynthesisFailed
 SAMPLE_RATE = 16_000
 SAMPLES_PER_CHAR = 1_600
 """0.1 s of audio per character at speed 1.0."""
-FAIL_MARKER = "#FAIL#"
-"""A chunk containing this string always fails (for failure-path tests)."""
-SLOW_MARKER = "#SLOW#"
-"""A chunk containing this string sleeps ``SLOW_SECONDS`` before returning (kill tests)."""
-SLOW_SECONDS = 1.5
+FAIL_MARKER = "故障标记"
+"""A chunk containing this string always fails (for failure-path tests; hanzi, so text
+normalisation keeps it)."""
+DELAY_ENV = "TINGSHU_TONE_DELAY_PER_CHAR"
+"""Seconds the tone engine sleeps per character, to make jobs slow enough to interrupt."""
 
 
 class ToneEngine:
@@ -59,8 +60,6 @@ class ToneEngine:
         if FAIL_MARKER in text:
             raise SynthesisFailed(f"tone engine refuses text containing {FAIL_MARKER}")
         started = time.perf_counter()
-        if SLOW_MARKER in text:
-            time.sleep(SLOW_SECONDS)
         if self.delay_per_char:
             time.sleep(self.delay_per_char * len(text))
         n = int(round(len(text) * SAMPLES_PER_CHAR / options.speed))
@@ -78,4 +77,11 @@ def tone_frequency(text: str) -> float:
 
 def load_engine(settings: Settings) -> ToneEngine:
     """Registry factory."""
-    return ToneEngine()
+    return ToneEngine(delay_per_char=float(os.environ.get(DELAY_ENV, "0") or 0))
+
+
+def describe(settings: Settings):
+    """Registry hook: engine facts without loading anything."""
+    from common.engines.base import EngineInfo
+
+    return EngineInfo.of(ToneEngine())

@@ -1,0 +1,119 @@
+"""``/v1/jobs``: submit a job, read its state and progress, download its audio."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, Response, jsonify, redirect, request, url_for
+
+from api.errors import ApiError
+from api.extensions import resources
+from api.request_body import json_body
+from common import audio
+from common.job_request import parse_job_request
+from common.jobs import Job, JobStatus
+from worker.submit import EnqueueFailed, submit_job
+
+bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
+
+
+@bp.post("")
+def create_job():
+    """Validate, plan chunks, store and enqueue; answer 202 with where to poll."""
+    res = resources()
+    req = parse_job_request(json_body(), res.settings, res.engine)
+    try:
+        job = submit_job(res.celery, req, res.settings, res.store, res.engine)
+    except EnqueueFailed as exc:
+        raise ApiError(503, "queue_unavailable", f"the job queue is unavailable: {exc}", headers={"Retry-After": "30"})
+    response = jsonify(job_view(job))
+    response.status_code = 202
+    response.headers["Location"] = url_for("jobs.get_job", job_id=job.id)
+    response.headers["Retry-After"] = str(retry_after(job))
+    return response
+
+
+@bp.get("/<job_id>")
+def get_job(job_id: str):
+    job = resources().store.fetch(job_id)
+    response = jsonify(job_view(job))
+    if not job.is_final:
+        response.headers["Retry-After"] = str(retry_after(job))
+    return response
+
+
+@bp.get("/<job_id>/audio")
+def get_audio(job_id: str):
+    """Redirect to a presigned URL (S3) or stream the file (local storage)."""
+    res = resources()
+    job = res.store.fetch(job_id)
+    if job.state is not JobStatus.SUCCEEDED or not job.result_key:
+        raise ApiError(409, "job_not_ready", f"job is {job.state.value}; audio exists once it has succeeded",
+                       headers={"Retry-After": str(retry_after(job))} if not job.is_final else None)
+    url = res.storage.presigned_url(job.result_key, res.settings.s3_presign_seconds, download_name(job))
+    if url:
+        return redirect(url, code=302)
+    stream = res.storage.open_read(job.result_key)
+    return Response(stream, mimetype=audio.CONTENT_TYPES[job.format], direct_passthrough=True, headers={
+        "Content-Disposition": f'attachment; filename="{download_name(job)}"',
+        "Content-Length": str(res.storage.size(job.result_key)),
+    })
+
+
+def download_name(job: Job) -> str:
+    return f"tingshu-{job.id}.{job.format}"
+
+
+def retry_after(job: Job) -> int:
+    """A polling hint: roughly the remaining chunks' synthesis time, between 1 and 30 s."""
+    remaining = max(0, job.chunk_count - job.chunks_done)
+    return max(1, min(30, remaining // 4 + 1))
+
+
+def _iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat() if ts else None
+
+
+def job_view(job: Job) -> dict:
+    """The public JSON form of a job."""
+    res = resources()
+    view = {
+        "id": job.id,
+        "state": job.state.value,
+        "progress": {
+            "chunks_done": job.chunks_done,
+            "chunks_total": job.chunk_count,
+            "fraction": round(job.chunks_done / job.chunk_count, 4) if job.chunk_count else 0.0,
+        },
+        "text_chars": job.text_chars,
+        "engine": job.engine, "voice": job.voice, "emotion": job.emotion, "speed": job.speed,
+        "format": job.format, "seed": job.seed, "metadata": job.metadata,
+        "created_at": _iso(job.created_at), "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "timings": _timings(job),
+        "error": job.error,
+        "result": None,
+        "expires_in": res.store.ttl(job.id),
+    }
+    if job.state is JobStatus.SUCCEEDED and job.result_key:
+        url = res.storage.presigned_url(job.result_key, res.settings.s3_presign_seconds, download_name(job))
+        view["result"] = {
+            "url": url or url_for("jobs.get_audio", job_id=job.id, _external=True),
+            "url_expires_in": res.settings.s3_presign_seconds if url else None,
+            "bytes": job.result_bytes,
+            "audio_seconds": job.audio_seconds,
+            "content_type": audio.CONTENT_TYPES[job.format],
+        }
+    return view
+
+
+def _timings(job: Job) -> dict:
+    def span(a: float | None, b: float | None) -> float | None:
+        return round(b - a, 3) if a and b else None
+
+    return {
+        "queued_seconds": span(job.created_at, job.started_at),
+        "synthesis_seconds": span(job.started_at, job.merge_started_at),
+        "merge_seconds": span(job.merge_started_at, job.finished_at),
+        "total_seconds": span(job.created_at, job.finished_at),
+    }

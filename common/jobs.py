@@ -1,0 +1,302 @@
+"""The job record and its store in Redis (shaped after ``rq.job``).
+
+A job is one Redis hash (``tingshu:job:<id>``) plus three companions built by the key helpers
+below: the list of chunk texts, the set of finished chunk indices and a hash of per-chunk
+facts (audio seconds, synthesis seconds, diagnostics). State changes and progress updates
+race between worker processes, so they run as Lua scripts: a chunk finished twice (a task
+redelivered after a killed worker) is counted once, and a job that already failed or was
+canceled never goes back to ``running``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any, Iterable, Sequence
+
+import redis
+
+from common.errors import InvalidJobOperation, JobNotFound
+
+
+class JobStatus(str, Enum):
+    """Lifecycle: ``queued → running → merging → succeeded | failed | canceled``."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    MERGING = "merging"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
+"""States a job never leaves."""
+
+KEY_PREFIX = "tingshu:job:"
+"""Namespace of every job key; all keys are built by the helpers below."""
+
+
+def key_for(job_id: str) -> str:
+    """The job hash key."""
+    return f"{KEY_PREFIX}{job_id}"
+
+
+def chunks_key(job_id: str) -> str:
+    """List of chunk texts, in order."""
+    return f"{key_for(job_id)}:chunks"
+
+
+def done_key(job_id: str) -> str:
+    """Set of indices of chunks whose audio is stored."""
+    return f"{key_for(job_id)}:done"
+
+
+def chunk_info_key(job_id: str) -> str:
+    """Hash index → JSON facts about that chunk (durations, diagnostics)."""
+    return f"{key_for(job_id)}:chunkinfo"
+
+
+def all_keys(job_id: str) -> list[str]:
+    return [key_for(job_id), chunks_key(job_id), done_key(job_id), chunk_info_key(job_id)]
+
+
+@dataclass
+class Job:
+    """One synthesis job as stored in Redis."""
+
+    id: str
+    state: JobStatus = JobStatus.QUEUED
+    chunk_count: int = 0
+    chunks_done: int = 0
+    text_chars: int = 0
+    engine: str = "bundled"
+    voice: str = ""
+    emotion: str = "neutral"
+    speed: float = 1.0
+    format: str = "wav"
+    seed: int = 0
+    chunks_per_task: int = 1
+    sample_rate: int = 0
+    created_at: float = 0.0
+    started_at: float | None = None
+    merge_started_at: float | None = None
+    finished_at: float | None = None
+    error: str | None = None
+    result_key: str | None = None
+    result_bytes: int | None = None
+    audio_seconds: float | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_final(self) -> bool:
+        return self.state.is_final
+
+    def to_redis(self) -> dict[str, str]:
+        """Flatten to hash fields (None fields are left out)."""
+        out: dict[str, str] = {}
+        for name, value in asdict(self).items():
+            if value is None:
+                continue
+            if name == "metadata":
+                out[name] = json.dumps(value, ensure_ascii=False)
+            elif isinstance(value, JobStatus):
+                out[name] = value.value
+            else:
+                out[name] = str(value)
+        return out
+
+    @classmethod
+    def from_redis(cls, raw: dict[str, str]) -> "Job":
+        kwargs: dict[str, Any] = {}
+        for name, f in cls.__dataclass_fields__.items():
+            if name not in raw:
+                continue
+            value = raw[name]
+            if name == "state":
+                kwargs[name] = JobStatus(value)
+            elif name == "metadata":
+                kwargs[name] = json.loads(value)
+            elif name in _INT_FIELDS:
+                kwargs[name] = int(value)
+            elif name in _FLOAT_FIELDS:
+                kwargs[name] = float(value)
+            else:
+                kwargs[name] = value
+        return cls(**kwargs)
+
+
+_INT_FIELDS = {"chunk_count", "chunks_done", "text_chars", "seed", "chunks_per_task", "sample_rate", "result_bytes"}
+_FLOAT_FIELDS = {"speed", "created_at", "started_at", "merge_started_at", "finished_at", "audio_seconds"}
+
+# KEYS[1]=job hash, ARGV[1]=new state, ARGV[2]=json list of allowed current states,
+# ARGV[3]=json object of extra fields. Returns the previous state, or an error string.
+_TRANSITION = """
+local current = redis.call('HGET', KEYS[1], 'state')
+if not current then return {err='missing'} end
+local allowed = cjson.decode(ARGV[2])
+local ok = false
+for _, s in ipairs(allowed) do if s == current then ok = true end end
+if not ok then return {err='state:' .. current} end
+redis.call('HSET', KEYS[1], 'state', ARGV[1])
+local extra = cjson.decode(ARGV[3])
+for k, v in pairs(extra) do redis.call('HSET', KEYS[1], k, v) end
+return current
+"""
+
+# KEYS: job hash, done set, chunk info hash. ARGV[1]=now, then pairs (index, info json).
+# Marks chunks done, counts them once, and moves queued → running. Returns chunks_done,
+# or -1 when the job is already final (the caller should stop working on it).
+_CHUNKS_DONE = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return -2 end
+if state == 'failed' or state == 'canceled' or state == 'succeeded' then return -1 end
+for i = 2, #ARGV, 2 do
+  redis.call('SADD', KEYS[2], ARGV[i])
+  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+end
+local done = redis.call('SCARD', KEYS[2])
+redis.call('HSET', KEYS[1], 'chunks_done', done)
+if state == 'queued' then
+  redis.call('HSET', KEYS[1], 'state', 'running')
+  redis.call('HSETNX', KEYS[1], 'started_at', ARGV[1])
+end
+return done
+"""
+
+
+class JobStore:
+    """Create, read and update jobs in Redis.
+
+    Args:
+        connection: a ``redis.Redis`` created with ``decode_responses=True``.
+        ttl_seconds: lifetime of a job's keys once it reaches a final state.
+    """
+
+    def __init__(self, connection: redis.Redis, ttl_seconds: int = 7 * 24 * 3600):
+        self.connection = connection
+        self.ttl_seconds = ttl_seconds
+        self._transition = connection.register_script(_TRANSITION)
+        self._chunks_done = connection.register_script(_CHUNKS_DONE)
+
+    @classmethod
+    def from_url(cls, url: str, ttl_seconds: int = 7 * 24 * 3600) -> "JobStore":
+        return cls(redis.Redis.from_url(url, decode_responses=True), ttl_seconds)
+
+    @staticmethod
+    def new_id() -> str:
+        return uuid.uuid4().hex
+
+    def create(self, job: Job, chunks: Sequence[str]) -> Job:
+        """Store a new job and its chunk texts atomically (MULTI)."""
+        if not chunks:
+            raise ValueError("a job needs at least one chunk")
+        job.chunk_count = len(chunks)
+        job.created_at = job.created_at or time.time()
+        with self.connection.pipeline(transaction=True) as pipe:
+            pipe.delete(*all_keys(job.id))
+            pipe.hset(key_for(job.id), mapping=job.to_redis())
+            for start in range(0, len(chunks), 1000):
+                pipe.rpush(chunks_key(job.id), *chunks[start:start + 1000])
+            pipe.execute()
+        return job
+
+    def exists(self, job_id: str) -> bool:
+        return bool(self.connection.exists(key_for(job_id)))
+
+    def fetch(self, job_id: str) -> Job:
+        """Load a job.
+
+        Raises:
+            JobNotFound: no such job (or it expired).
+        """
+        raw = self.connection.hgetall(key_for(job_id))
+        if not raw:
+            raise JobNotFound(job_id)
+        return Job.from_redis(raw)
+
+    def chunk_texts(self, job_id: str, first: int = 0, count: int | None = None) -> list[str]:
+        """Texts of chunks ``first .. first+count-1`` (all when count is None)."""
+        last = -1 if count is None else first + count - 1
+        return self.connection.lrange(chunks_key(job_id), first, last)
+
+    def done_indices(self, job_id: str) -> set[int]:
+        return {int(i) for i in self.connection.smembers(done_key(job_id))}
+
+    def chunk_infos(self, job_id: str) -> dict[int, dict[str, Any]]:
+        raw = self.connection.hgetall(chunk_info_key(job_id))
+        return {int(k): json.loads(v) for k, v in raw.items()}
+
+    def mark_chunks_done(self, job_id: str, infos: dict[int, dict[str, Any]]) -> int:
+        """Record finished chunks; idempotent per index.
+
+        Returns:
+            Chunks done so far, or -1 if the job is already final (stop working on it).
+
+        Raises:
+            JobNotFound: the job no longer exists.
+        """
+        args: list[Any] = [time.time()]
+        for index, info in infos.items():
+            args += [index, json.dumps(info)]
+        result = int(self._chunks_done(keys=[key_for(job_id), done_key(job_id), chunk_info_key(job_id)], args=args))
+        if result == -2:
+            raise JobNotFound(job_id)
+        return result
+
+    def transition(self, job_id: str, to: JobStatus, allowed_from: Iterable[JobStatus], **fields: Any) -> JobStatus:
+        """Atomically move a job to ``to`` if it is in one of ``allowed_from``.
+
+        Returns:
+            The previous state.
+
+        Raises:
+            JobNotFound: no such job.
+            InvalidJobOperation: the job is in a state not in ``allowed_from``.
+        """
+        extra = {k: (v.value if isinstance(v, JobStatus) else str(v)) for k, v in fields.items() if v is not None}
+        try:
+            previous = self._transition(
+                keys=[key_for(job_id)],
+                args=[to.value, json.dumps([s.value for s in allowed_from]), json.dumps(extra)],
+            )
+        except redis.ResponseError as exc:
+            message = str(exc)
+            if "missing" in message:
+                raise JobNotFound(job_id) from None
+            raise InvalidJobOperation(f"job {job_id} cannot go to {to.value}: {message}") from None
+        if to.is_final:
+            self.expire(job_id)
+        return JobStatus(previous)
+
+    def fail(self, job_id: str, reason: str) -> bool:
+        """Mark a job failed unless it is already final. Returns True if this call failed it."""
+        try:
+            self.transition(job_id, JobStatus.FAILED, [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.MERGING],
+                            error=reason[:2000], finished_at=time.time())
+        except (InvalidJobOperation, JobNotFound):
+            return False
+        return True
+
+    def expire(self, job_id: str, ttl_seconds: int | None = None) -> None:
+        """Give every key of the job a TTL (final jobs are kept ``ttl_seconds``)."""
+        ttl = ttl_seconds or self.ttl_seconds
+        with self.connection.pipeline(transaction=False) as pipe:
+            for key in all_keys(job_id):
+                pipe.expire(key, ttl)
+            pipe.execute()
+
+    def ttl(self, job_id: str) -> int | None:
+        """Seconds until the job record expires, or None while it has no TTL."""
+        value = self.connection.ttl(key_for(job_id))
+        return value if value >= 0 else None
+
+    def delete(self, job_id: str) -> None:
+        self.connection.delete(*all_keys(job_id))

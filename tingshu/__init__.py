@@ -1,0 +1,1 @@
+"""Command-line entry point and local launchers of tingshu (``python -m tingshu``)."""

@@ -1,0 +1,1 @@
+"""Celery side of tingshu: the app, its delivery settings, and the chunk/merge tasks."""

@@ -1,0 +1,68 @@
+"""The Celery application and the delivery settings that make jobs survive killed workers.
+
+Start a worker with ``tingshu worker`` (or ``celery -A worker.celery_app worker``). Broker and
+result backend are the Redis at ``TINGSHU_REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from common.config import Settings
+
+TASK_MODULES = ["worker.tasks"]
+QUEUE = "tts"
+"""Queue every synthesis task goes to."""
+
+
+def celery_config(settings: Settings) -> dict:
+    """The lowercase Celery settings for ``settings`` (documented choice by choice)."""
+    transport = {
+        # A task not acknowledged within this many seconds is handed to another worker.
+        # It must exceed the longest chunk task, or a slow chunk would run twice.
+        "visibility_timeout": settings.visibility_timeout,
+        # Look for unacknowledged messages of dead workers at most every 10 s (kombu scans
+        # only every interval*throttle seconds by default, 100 s).
+        "unacked_restore_interval": min(10, settings.visibility_timeout),
+        "unacked_restore_throttle": 1,
+    }
+    return {
+        "broker_url": settings.redis_url,
+        "result_backend": settings.redis_url,
+        "broker_transport_options": transport,
+        "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout},
+        "broker_connection_retry_on_startup": True,
+        # Acknowledge after the task ran, not when it is received: a worker killed mid-chunk
+        # leaves the message unacknowledged, and it is delivered again (tasks are idempotent:
+        # chunk audio goes to a deterministic key and progress is a set of indices).
+        "task_acks_late": True,
+        # A child process that dies (OOM killer, SIGKILL) requeues its task instead of
+        # failing it.
+        "task_reject_on_worker_lost": True,
+        # Reserve one task at a time, so a long chunk never holds others hostage.
+        "worker_prefetch_multiplier": 1,
+        # Results (and the chord counters stored with them) must outlive the longest job,
+        # or the merge callback of a book-length job would never fire.
+        "result_expires": settings.result_expires,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_default_queue": QUEUE,
+        "task_track_started": True,
+        # Loading the model and warming the front end takes seconds; the default 4 s would
+        # make prefork think its children hung.
+        "worker_proc_alive_timeout": 300,
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+    }
+
+
+def make_celery(settings: Settings | None = None) -> Celery:
+    """Create the Celery app configured from ``settings`` (default: the environment)."""
+    settings = settings or Settings.from_env()
+    app = Celery("tingshu", include=TASK_MODULES)
+    app.conf.update(celery_config(settings))
+    return app
+
+
+app = make_celery()
