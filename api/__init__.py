@@ -28,11 +28,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
 
-    from api import errors, extensions, health, jobs, tts
+    from api import errors, extensions, health, jobs, tts, voices
 
     extensions.init_app(app, settings)
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(tts.bp)
+    app.register_blueprint(voices.bp)
     return app

@@ -37,6 +37,7 @@ class Settings:
     s3_multipart_threshold_mb: int = 8
     engine: str = "bundled"
     model_dir: str = str(_default_data_dir() / "models")
+    sambert_model: str = "damo/speech_sambert-hifigan_tts_zh-cn_16k"
     device: str = "auto"
     fp16: bool = True
     cuda_empty_cache: bool = True
@@ -138,6 +139,7 @@ SETTINGS_DOC: dict[str, str] = {
     "s3_multipart_threshold_mb": "Results larger than this are uploaded in parts (boto3 transfer manager).",
     "engine": "TTS engine: `bundled` (offline Tacotron2+MelGAN), `sambert` (ModelScope extra), `tone` (test engine).",
     "model_dir": "Where `tingshu fetch-model` puts the converted bundled weights.",
+    "sambert_model": "ModelScope model id (resolved in the local ModelScope cache only) or a local model directory, for `engine=sambert`.",
     "device": "`auto` (CUDA when available), `cpu`, `cuda` or `cuda:N`.",
     "fp16": "Use FP16 autocast on CUDA (ignored on CPU).",
     "cuda_empty_cache": "Call `torch.cuda.empty_cache()` after every batch.",

@@ -78,7 +78,10 @@ def supervise(procs: list[subprocess.Popen]) -> int:
 
 
 def run_workers(settings: Settings, concurrency: int | None, loglevel: str = "INFO") -> int:
-    """Start the workers for this machine and wait for them."""
+    """Check the engine can load here, start the workers for this machine and wait for them."""
+    from common.engines.registry import check_engine
+
+    check_engine(settings)
     commands = worker_commands(settings, concurrency, loglevel)
     procs = [subprocess.Popen(argv, env={**os.environ, **extra}) for argv, extra in commands]
     return supervise(procs)

@@ -60,16 +60,41 @@ def describe_engine(settings: Settings, name: str | None = None) -> EngineInfo:
     engine is loaded and asked.
     """
     name = name or settings.engine
-    factory = _FACTORIES.get(name)
-    if isinstance(factory, str):
-        module_name = factory.partition(":")[0]
-        try:
-            describe = getattr(importlib.import_module(module_name), "describe", None)
-        except ImportError as exc:
-            raise EngineUnavailable(f"engine {name!r} cannot be imported: {exc}") from exc
-        if describe is not None:
-            return describe(settings)
+    module = _resolve_module(name)
+    describe = getattr(module, "describe", None) if module else None
+    if describe is not None:
+        return describe(settings)
     return EngineInfo.of(get_engine(settings, name))
+
+
+def check_engine(settings: Settings, name: str | None = None) -> None:
+    """Fail fast, before workers start, if engine ``name`` could not load here.
+
+    Uses the engine module's cheap ``check(settings)`` hook when it has one (files present,
+    extras importable), else loads the engine.
+
+    Raises:
+        EngineUnavailable: with the message saying how to fix it.
+    """
+    name = name or settings.engine
+    factory = _resolve_module(name)
+    check = getattr(factory, "check", None) if factory else None
+    if check is not None:
+        check(settings)
+    else:
+        get_engine(settings, name)
+
+
+def _resolve_module(name: str):
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        raise EngineUnavailable(f"unknown engine {name!r}; known engines: {', '.join(engine_names())}")
+    if not isinstance(factory, str):
+        return None
+    try:
+        return importlib.import_module(factory.partition(":")[0])
+    except ImportError as exc:
+        raise EngineUnavailable(f"engine {name!r} cannot be imported: {exc}") from exc
 
 
 def clear_cache() -> None:

@@ -13,7 +13,7 @@ from typing import Iterator
 import pytest
 
 from common.config import Settings
-from tests.integration.stack import ApiServer, CeleryWorker
+from tingshu.services import ApiThread, CeleryWorkerProcess
 
 STACK_DB = 2
 """Redis database of the shared tone-engine stack."""
@@ -34,8 +34,8 @@ def stack_settings(s3_session_settings: Settings, redis_server) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def tone_worker(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryWorker]:
-    worker = CeleryWorker(stack_settings, tmp_path_factory.mktemp("worker-logs"), concurrency=2, name="tone").start()
+def tone_worker(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryWorkerProcess]:
+    worker = CeleryWorkerProcess(stack_settings, tmp_path_factory.mktemp("worker-logs"), concurrency=2, name="tone").start()
     try:
         yield worker
     finally:
@@ -43,8 +43,8 @@ def tone_worker(stack_settings: Settings, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture(scope="session")
-def api_server(stack_settings: Settings) -> Iterator[ApiServer]:
-    server = ApiServer(stack_settings).start()
+def api_server(stack_settings: Settings) -> Iterator[ApiThread]:
+    server = ApiThread(stack_settings).start()
     try:
         yield server
     finally:

@@ -12,7 +12,7 @@ from common.config import Settings
 from common.engines.registry import describe_engine
 from common.engines.tone import SAMPLES_PER_CHAR
 from common.pipeline import plan_chunks
-from tests.integration.stack import ROOT
+from tingshu.services import ROOT
 
 TEXT = "第一章。\r\n天还没亮，街上已经有人了！你听见了吗？那是卖豆浆的吆喝声。" * 5
 

@@ -7,7 +7,7 @@ import requests
 from common.engines.tone import SAMPLE_RATE
 from tests.integration.conftest import redis_db_url
 from tests.integration.jobclient import decode, submit, wait_for
-from tests.integration.stack import ApiServer, CeleryWorker
+from tingshu.services import ApiThread, CeleryWorkerProcess
 
 LOCAL_DB = 6
 
@@ -20,8 +20,8 @@ def test_local_storage_job_streams_audio(redis_server, tmp_path):
     settings = Settings().replace(redis_url=redis_db_url(redis_server.url, LOCAL_DB), engine="tone",
                                   storage="local", local_dir=str(tmp_path / "storage"))
     redis.Redis.from_url(settings.redis_url).flushdb()
-    api = ApiServer(settings).start()
-    worker = CeleryWorker(settings, tmp_path, concurrency=1, name="local").start()
+    api = ApiThread(settings).start()
+    worker = CeleryWorkerProcess(settings, tmp_path, concurrency=1, name="local").start()
     try:
         job = submit(api.url, {"text": "本地存储也能用。结果由接口直接返回。", "format": "ogg"})
         done = wait_for(api.url, job["id"])

@@ -111,3 +111,11 @@ def test_healthz(api_server):
     response = requests.get(f"{api_server.url}/healthz", timeout=10)
     assert response.status_code == 200
     assert response.json()["checks"] == {"redis": "ok", "storage": "ok"}
+
+
+def test_voices_listing(api_server):
+    body = requests.get(f"{api_server.url}/v1/voices", timeout=10).json()
+    assert body["engine"] == "tone" and body["default_voice"] == "tone-a"
+    assert {v["id"] for v in body["voices"]} == {"tone-a", "tone-b"}
+    assert body["emotions"][0] == {"id": "neutral", "label": "Neutral", "kind": "prosody"}
+    assert set(body["formats"]) >= {"wav", "flac"} and body["limits"]["speed"] == [0.5, 2.0]

@@ -7,7 +7,7 @@ import pytest
 
 from tests.integration.conftest import redis_db_url
 from tests.integration.jobclient import decode, download, submit, wait_for
-from tests.integration.stack import ApiServer, CeleryWorker
+from tingshu.services import ApiThread, CeleryWorkerProcess
 
 REAL_DB = 5
 
@@ -23,8 +23,8 @@ def real_settings(s3_session_settings, redis_server, bundled_model_dir):
 
 
 def test_bundled_engine_end_to_end(real_settings, tmp_path):
-    api = ApiServer(real_settings).start()
-    worker = CeleryWorker(real_settings, tmp_path, concurrency=1, name="bundled").start(timeout=240)
+    api = ApiThread(real_settings).start()
+    worker = CeleryWorkerProcess(real_settings, tmp_path, concurrency=1, name="bundled").start(timeout=240)
     try:
         text = "欢迎使用听书语音合成服务。今天我们来读一段短文，看看效果如何。希望你喜欢！"
         job = submit(api.url, {"text": text, "format": "mp3", "seed": 7})

@@ -16,7 +16,7 @@ from common.errors import StorageError
 from common.storage import ObjectNotFound, Storage, get_storage, keys
 from common.storage.local import TMP_SUFFIX, LocalStorage
 from common.storage.s3 import MIB, S3Storage
-from tests.servers import free_port
+from tingshu.services import free_port
 
 
 @pytest.fixture(params=["local", "s3"])

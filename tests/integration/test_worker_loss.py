@@ -12,7 +12,7 @@ import pytest
 from common.jobs import JobStore
 from tests.integration.conftest import redis_db_url
 from tests.integration.jobclient import decode, download, submit, wait_for, wait_progress
-from tests.integration.stack import ApiServer, CeleryWorker
+from tingshu.services import ApiThread, CeleryWorkerProcess
 
 KILL_DB = 4
 
@@ -31,8 +31,8 @@ def kill_settings(s3_session_settings, redis_server):
 
 def test_sigkill_mid_job_then_new_worker_completes(kill_settings, tmp_path):
     slow = {"TINGSHU_TONE_DELAY_PER_CHAR": "0.02"}  # ~0.7 s per chunk
-    api = ApiServer(kill_settings).start()
-    first = CeleryWorker(kill_settings, tmp_path, concurrency=2, name="doomed", extra_env=slow).start()
+    api = ApiThread(kill_settings).start()
+    first = CeleryWorkerProcess(kill_settings, tmp_path, concurrency=2, name="doomed", extra_env=slow).start()
     second = None
     try:
         text = "".join(f"这是第{i}句话，用来测试工作进程在合成途中被杀掉以后的恢复。" for i in range(24))
@@ -43,7 +43,7 @@ def test_sigkill_mid_job_then_new_worker_completes(kill_settings, tmp_path):
         killed_at = progress["progress"]["chunks_done"]
         assert killed_at < progress["progress"]["chunks_total"]
 
-        second = CeleryWorker(kill_settings, tmp_path, concurrency=2, name="rescuer", extra_env=slow).start()
+        second = CeleryWorkerProcess(kill_settings, tmp_path, concurrency=2, name="rescuer", extra_env=slow).start()
         done = wait_for(api.url, job["id"], timeout=120)
         assert done["state"] == "succeeded", (done, second.log_tail())
 
