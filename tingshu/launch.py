@@ -89,8 +89,10 @@ def run_workers(settings: Settings, concurrency: int | None, loglevel: str = "IN
 
 def run_everything(settings: Settings, data_dir: Path, port: int, concurrency: int | None) -> int:
     """Redis + SeaweedFS + API + worker on this machine, for people without Docker."""
+    from common.engines.registry import check_engine
     from tingshu.services import RedisServer, S3Server
 
+    check_engine(settings)
     data_dir.mkdir(parents=True, exist_ok=True)
     redis_server = RedisServer(data_dir / "redis", appendonly=True)
     s3_server = S3Server(data_dir / "s3", access_key=settings.s3_access_key or "tingshu",
