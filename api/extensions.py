@@ -32,7 +32,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         store=JobStore.from_url(settings.redis_url, settings.job_ttl_seconds),
         storage=get_storage(settings),
         engine=describe_engine(settings),
-        celery=make_celery(settings),
+        celery=make_celery(settings, publisher=True),
     )
 
 

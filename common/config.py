@@ -44,7 +44,7 @@ class Settings:
     cpu_fallback: bool = False
     torch_threads: int = 1
     chunk_chars: int = 80
-    chunks_per_task: int = 4
+    chunks_per_task: int = 8
     chunk_retries: int = 3
     max_text_chars: int = 500_000
     sync_max_chars: int = 300

@@ -7,6 +7,7 @@ result backend are the Redis at ``TINGSHU_REDIS_URL``.
 from __future__ import annotations
 
 from celery import Celery
+from celery.backends.redis import RedisBackend
 
 from common.config import Settings
 
@@ -57,11 +58,35 @@ def celery_config(settings: Settings) -> dict:
     }
 
 
-def make_celery(settings: Settings | None = None) -> Celery:
-    """Create the Celery app configured from ``settings`` (default: the environment)."""
+class PublishOnlyRedisBackend(RedisBackend):
+    """Redis result backend for processes that publish tasks but never wait on them (the API).
+
+    The stock backend subscribes to every published task's result channel so that a later
+    ``.get()`` is fast; the API never calls ``.get()``, and a book-length job publishes
+    thousands of tasks, so it would only pile up subscriptions.
+    """
+
+    def on_task_call(self, producer, task_id):
+        return None
+
+    def add_pending_result(self, result, weak=False, start_drainer=True):
+        return result
+
+    def remove_pending_result(self, result):
+        return result
+
+
+def make_celery(settings: Settings | None = None, publisher: bool = False) -> Celery:
+    """Create the Celery app configured from ``settings`` (default: the environment).
+
+    Args:
+        publisher: for processes that only publish (the API): results are never awaited.
+    """
     settings = settings or Settings.from_env()
     app = Celery("tingshu", include=TASK_MODULES)
     app.conf.update(celery_config(settings))
+    if publisher:
+        app.conf.result_backend = f"{__name__}:PublishOnlyRedisBackend+{settings.redis_url}"
     return app
 
 

@@ -30,7 +30,7 @@ def test_up_runs_a_job_and_stops_cleanly(tmp_path):
             try:
                 if requests.get(base + "/healthz", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             time.sleep(0.5)
         job = submit(base, {"text": "一条命令启动全部服务。然后提交一个任务。", "format": "mp3"})
