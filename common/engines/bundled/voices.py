@@ -67,6 +67,9 @@ DROPPED: dict[str, str] = {
 }
 """ttskit speaker names deliberately not offered, with the reason."""
 
+GATE_PINYIN_ER = 0.25
+"""Quality gate: highest mean pinyin syllable error rate (Whisper base) a shipped voice may have."""
+
 _BY_ID = {v.id: v for v in VOICES}
 
 
