@@ -7,10 +7,12 @@ from datetime import datetime, timezone
 from flask import Blueprint, Response, jsonify, redirect, request, url_for
 
 from api.errors import ApiError
+from api.auth import current_account
 from api.extensions import resources
 from api.request_body import json_body
 from common import audio
 from common.job_request import parse_job_request
+from common.errors import JobNotFound
 from common.jobs import Job, JobStatus
 from worker.submit import EnqueueFailed, submit_job
 
@@ -23,7 +25,7 @@ def create_job():
     res = resources()
     req = parse_job_request(json_body(), res.settings, res.engine)
     try:
-        job = submit_job(res.celery, req, res.settings, res.store, res.engine)
+        job = submit_job(res.celery, req, res.settings, res.store, res.engine, current_account())
     except EnqueueFailed as exc:
         raise ApiError(503, "queue_unavailable", f"the job queue is unavailable: {exc}", headers={"Retry-After": "30"})
     response = jsonify(job_view(job))
@@ -33,9 +35,22 @@ def create_job():
     return response
 
 
+def load_job(job_id: str) -> Job:
+    """The caller's job ``job_id``.
+
+    Raises:
+        JobNotFound: no such job, or it belongs to another account (404 either way, so job
+            ids of other accounts do not leak).
+    """
+    job = resources().store.fetch(job_id)
+    if job.account != current_account():
+        raise JobNotFound(job_id)
+    return job
+
+
 @bp.get("/<job_id>")
 def get_job(job_id: str):
-    job = resources().store.fetch(job_id)
+    job = load_job(job_id)
     response = jsonify(job_view(job))
     if not job.is_final:
         response.headers["Retry-After"] = str(retry_after(job))
@@ -46,7 +61,7 @@ def get_job(job_id: str):
 def get_audio(job_id: str):
     """Redirect to a presigned URL (S3) or stream the file (local storage)."""
     res = resources()
-    job = res.store.fetch(job_id)
+    job = load_job(job_id)
     if job.state is not JobStatus.SUCCEEDED or not job.result_key:
         raise ApiError(409, "job_not_ready", f"job is {job.state.value}; audio exists once it has succeeded",
                        headers={"Retry-After": str(retry_after(job))} if not job.is_final else None)

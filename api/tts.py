@@ -10,6 +10,7 @@ import time
 
 from flask import Blueprint, Response, current_app, url_for
 
+from api.auth import current_account
 from api.errors import ApiError
 from api.extensions import resources
 from api.request_body import json_body
@@ -34,7 +35,7 @@ def synthesize():
         payload = {**payload, "format": "wav"}
     req = parse_job_request(payload, res.settings, res.engine, max_chars=res.settings.sync_max_chars)
     try:
-        job = submit_job(res.celery, req, res.settings, res.store, res.engine)
+        job = submit_job(res.celery, req, res.settings, res.store, res.engine, current_account())
     except EnqueueFailed as exc:
         raise ApiError(503, "queue_unavailable", f"the job queue is unavailable: {exc}", headers={"Retry-After": "30"})
     deadline = time.monotonic() + current_app.config["SYNC_TIMEOUT_SECONDS"]

@@ -64,6 +64,20 @@ def chunk_info_key(job_id: str) -> str:
     return f"{key_for(job_id)}:chunkinfo"
 
 
+ACCOUNT_PREFIX = "tingshu:account:"
+"""Namespace of per-account indexes."""
+
+
+def account_jobs_key(account: str) -> str:
+    """Sorted set of the account's job ids, scored by creation time (listing)."""
+    return f"{ACCOUNT_PREFIX}{account}:jobs"
+
+
+def account_inflight_key(account: str) -> str:
+    """Set of the account's job ids that are not final yet (in-flight limit)."""
+    return f"{ACCOUNT_PREFIX}{account}:inflight"
+
+
 def all_keys(job_id: str) -> list[str]:
     return [key_for(job_id), chunks_key(job_id), done_key(job_id), chunk_info_key(job_id)]
 
@@ -74,6 +88,9 @@ class Job:
 
     id: str
     state: JobStatus = JobStatus.QUEUED
+    account: str = "default"
+    queue: str = "bulk"
+    webhook_url: str | None = None
     chunk_count: int = 0
     chunks_done: int = 0
     text_chars: int = 0
@@ -136,8 +153,9 @@ class Job:
 _INT_FIELDS = {"chunk_count", "chunks_done", "text_chars", "seed", "chunks_per_task", "sample_rate", "result_bytes"}
 _FLOAT_FIELDS = {"speed", "created_at", "started_at", "merge_started_at", "finished_at", "audio_seconds"}
 
-# KEYS[1]=job hash, ARGV[1]=new state, ARGV[2]=json list of allowed current states,
-# ARGV[3]=json object of extra fields. Returns the previous state, or an error string.
+# KEYS[1]=job hash, KEYS[2]=the account's in-flight set; ARGV[1]=new state, ARGV[2]=json
+# list of allowed current states, ARGV[3]=json object of extra fields, ARGV[4]=job id,
+# ARGV[5]="1" when the new state is final. Returns the previous state, or an error.
 _TRANSITION = """
 local current = redis.call('HGET', KEYS[1], 'state')
 if not current then return {err='missing'} end
@@ -148,6 +166,7 @@ if not ok then return {err='state:' .. current} end
 redis.call('HSET', KEYS[1], 'state', ARGV[1])
 local extra = cjson.decode(ARGV[3])
 for k, v in pairs(extra) do redis.call('HSET', KEYS[1], k, v) end
+if ARGV[5] == '1' then redis.call('SREM', KEYS[2], ARGV[4]) end
 return current
 """
 
@@ -205,6 +224,8 @@ class JobStore:
             pipe.hset(key_for(job.id), mapping=job.to_redis())
             for start in range(0, len(chunks), 1000):
                 pipe.rpush(chunks_key(job.id), *chunks[start:start + 1000])
+            pipe.zadd(account_jobs_key(job.account), {job.id: job.created_at})
+            pipe.sadd(account_inflight_key(job.account), job.id)
             pipe.execute()
         return job
 
@@ -262,10 +283,12 @@ class JobStore:
             InvalidJobOperation: the job is in a state not in ``allowed_from``.
         """
         extra = {k: (v.value if isinstance(v, JobStatus) else str(v)) for k, v in fields.items() if v is not None}
+        account = self.connection.hget(key_for(job_id), "account") or "default"
         try:
             previous = self._transition(
-                keys=[key_for(job_id)],
-                args=[to.value, json.dumps([s.value for s in allowed_from]), json.dumps(extra)],
+                keys=[key_for(job_id), account_inflight_key(account)],
+                args=[to.value, json.dumps([s.value for s in allowed_from]), json.dumps(extra), job_id,
+                      "1" if to.is_final else "0"],
             )
         except redis.ResponseError as exc:
             message = str(exc)
@@ -298,5 +321,15 @@ class JobStore:
         value = self.connection.ttl(key_for(job_id))
         return value if value >= 0 else None
 
+    def in_flight(self, account: str) -> int:
+        """How many of the account's jobs are not final yet."""
+        return int(self.connection.scard(account_inflight_key(account)))
+
     def delete(self, job_id: str) -> None:
-        self.connection.delete(*all_keys(job_id))
+        """Remove the job's keys and its entries in the account indexes."""
+        account = self.connection.hget(key_for(job_id), "account") or "default"
+        with self.connection.pipeline(transaction=True) as pipe:
+            pipe.delete(*all_keys(job_id))
+            pipe.zrem(account_jobs_key(account), job_id)
+            pipe.srem(account_inflight_key(account), job_id)
+            pipe.execute()

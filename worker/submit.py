@@ -38,7 +38,8 @@ def enqueue_job(app: Celery, job: Job) -> str:
     return chord(header, app=app)(body).id
 
 
-def submit_job(app: Celery, request: JobRequest, settings: Settings, store: JobStore, info: EngineInfo) -> Job:
+def submit_job(app: Celery, request: JobRequest, settings: Settings, store: JobStore, info: EngineInfo,
+               account: str = "default") -> Job:
     """Plan chunks, store the job and publish its tasks.
 
     Raises:
@@ -50,6 +51,7 @@ def submit_job(app: Celery, request: JobRequest, settings: Settings, store: JobS
         id=store.new_id(), text_chars=len(request.text), engine=info.name, voice=request.voice,
         emotion=request.emotion, speed=request.speed, format=request.format, seed=request.seed,
         chunks_per_task=settings.chunks_per_task, sample_rate=info.sample_rate, metadata=request.metadata,
+        account=account,
     )
     store.create(job, chunks)
     try:

@@ -79,3 +79,15 @@ def test_transition_sets_fields(store):
     store.transition(job.id, JobStatus.SUCCEEDED, [JobStatus.MERGING], result_key="r", result_bytes=10)
     done = store.fetch(job.id)
     assert (done.state, done.result_key, done.result_bytes, done.merge_started_at) == (JobStatus.SUCCEEDED, "r", 10, 12.5)
+
+
+def test_account_indexes_follow_the_lifecycle(store):
+    job = Job(id=store.new_id(), account="acme")
+    store.create(job, ["一。"])
+    other = store.create(Job(id=store.new_id(), account="acme"), ["二。"])
+    assert store.in_flight("acme") == 2 and store.in_flight("default") == 0
+    store.fail(job.id, "x")
+    assert store.in_flight("acme") == 1
+    store.delete(other.id)
+    assert store.in_flight("acme") == 0 and not store.exists(other.id)
+    assert store.fetch(job.id).account == "acme"
