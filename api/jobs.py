@@ -10,9 +10,9 @@ from api.errors import ApiError
 from api.auth import current_account
 from api.extensions import resources
 from api.request_body import json_body
-from common import audio
+from common import audio, job_listing, lifecycle
 from common.job_request import parse_job_request
-from common.errors import JobNotFound
+from common.errors import InvalidJobOperation, JobNotFound, ValidationError
 from common.jobs import Job, JobStatus
 from worker.submit import EnqueueFailed, submit_job
 
@@ -46,6 +46,45 @@ def load_job(job_id: str) -> Job:
     if job.account != current_account():
         raise JobNotFound(job_id)
     return job
+
+
+@bp.get("")
+def list_jobs():
+    """The caller's jobs, newest first: ``?state=&cursor=&limit=``."""
+    res = resources()
+    state_arg = request.args.get("state")
+    try:
+        state = JobStatus(state_arg) if state_arg else None
+    except ValueError:
+        raise ValidationError("state", f"unknown state {state_arg!r}; one of {', '.join(s.value for s in JobStatus)}") from None
+    try:
+        limit = int(request.args.get("limit", "50"))
+    except ValueError:
+        raise ValidationError("limit", "limit must be an integer") from None
+    page = job_listing.list_jobs(res.store, current_account(), state, request.args.get("cursor"), limit)
+    return jsonify({"jobs": [job_view(j) for j in page.jobs], "next_cursor": page.next_cursor})
+
+
+@bp.post("/<job_id>/cancel")
+def cancel_job(job_id: str):
+    """Stop a queued or running job; its partial audio is deleted."""
+    res = resources()
+    load_job(job_id)
+    try:
+        job = lifecycle.cancel_job(res.store, res.storage, job_id)
+    except InvalidJobOperation:
+        job = res.store.fetch(job_id)
+        raise ApiError(409, "job_already_ended", f"job is already {job.state.value}")
+    return jsonify(job_view(job))
+
+
+@bp.delete("/<job_id>")
+def delete_job(job_id: str):
+    """Remove the job, its record and every stored object (canceling it first)."""
+    res = resources()
+    load_job(job_id)
+    lifecycle.delete_job(res.store, res.storage, job_id)
+    return "", 204
 
 
 @bp.get("/<job_id>")
@@ -102,7 +141,7 @@ def job_view(job: Job) -> dict:
         },
         "text_chars": job.text_chars,
         "engine": job.engine, "voice": job.voice, "emotion": job.emotion, "speed": job.speed,
-        "format": job.format, "seed": job.seed, "metadata": job.metadata,
+        "format": job.format, "seed": job.seed, "metadata": job.metadata, "queue": job.queue,
         "created_at": _iso(job.created_at), "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),
         "timings": _timings(job),

@@ -35,7 +35,7 @@ def synthesize():
         payload = {**payload, "format": "wav"}
     req = parse_job_request(payload, res.settings, res.engine, max_chars=res.settings.sync_max_chars)
     try:
-        job = submit_job(res.celery, req, res.settings, res.store, res.engine, current_account())
+        job = submit_job(res.celery, req, res.settings, res.store, res.engine, current_account(), interactive=True)
     except EnqueueFailed as exc:
         raise ApiError(503, "queue_unavailable", f"the job queue is unavailable: {exc}", headers={"Retry-After": "30"})
     deadline = time.monotonic() + current_app.config["SYNC_TIMEOUT_SECONDS"]

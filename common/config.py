@@ -52,8 +52,14 @@ class Settings:
     pause_ms: int = 250
     default_format: str = "wav"
     job_ttl_seconds: int = 7 * 24 * 3600
+    cleanup_interval_seconds: int = 3600
     visibility_timeout: int = 4 * 3600
     result_expires: int = 7 * 24 * 3600
+    allow_anonymous: bool = False
+    default_max_in_flight: int = 20
+    default_rate_per_minute: int = 600
+    idempotency_ttl_seconds: int = 24 * 3600
+    log_format: str = "json"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -100,13 +106,18 @@ class Settings:
         if self.storage not in ("local", "s3"):
             raise ValueError(f"{ENV_PREFIX}STORAGE must be 'local' or 's3', not {self.storage!r}")
         positive = ("chunk_chars", "chunks_per_task", "max_text_chars", "sync_max_chars",
-                    "max_body_bytes", "s3_presign_seconds", "job_ttl_seconds",
-                    "visibility_timeout", "result_expires", "torch_threads")
+                    "max_body_bytes", "s3_presign_seconds", "job_ttl_seconds", "cleanup_interval_seconds",
+                    "visibility_timeout", "result_expires", "torch_threads", "idempotency_ttl_seconds")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{ENV_PREFIX}{name.upper()} must be > 0")
+        if self.log_format not in ("json", "text"):
+            raise ValueError(f"{ENV_PREFIX}LOG_FORMAT must be 'json' or 'text', not {self.log_format!r}")
         if self.chunk_retries < 0 or self.pause_ms < 0:
             raise ValueError(f"{ENV_PREFIX}CHUNK_RETRIES and {ENV_PREFIX}PAUSE_MS must be >= 0")
+        for name in ("default_max_in_flight", "default_rate_per_minute"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{ENV_PREFIX}{name.upper()} must be >= 0 (0 means no limit)")
 
 
 def _parse(name: str, kind: type, raw: str) -> Any:
@@ -153,8 +164,14 @@ SETTINGS_DOC: dict[str, str] = {
     "max_body_bytes": "Largest HTTP request body accepted.",
     "pause_ms": "Silence inserted between chunks when merging.",
     "default_format": "Output format when a job names none (wav, flac, mp3, ogg).",
-    "job_ttl_seconds": "How long job records and results are kept.",
+    "job_ttl_seconds": "How long job records and results are kept after a job ends.",
+    "cleanup_interval_seconds": "How often Celery beat deletes the audio of expired jobs.",
     "visibility_timeout": "Redis broker visibility timeout: must exceed the longest chunk task.",
     "result_expires": "Celery result (and chord counter) lifetime: must exceed the longest job.",
+    "allow_anonymous": "Accept API requests without an API key, as account `default` (local development only).",
+    "default_max_in_flight": "Unfinished jobs an account may have at once, unless its own limit says otherwise (0: no limit).",
+    "default_rate_per_minute": "API requests per minute per account (token bucket), unless its own limit says otherwise (0: no limit).",
+    "idempotency_ttl_seconds": "How long an `Idempotency-Key` of `POST /v1/jobs` is remembered.",
+    "log_format": "`json` (one object per line, with `job_id` and `account`) or `text`, for the API and workers.",
 }
 """One line per setting; rendered into the README configuration table."""

@@ -68,6 +68,11 @@ ACCOUNT_PREFIX = "tingshu:account:"
 """Namespace of per-account indexes."""
 
 
+def accounts_key() -> str:
+    """Set of accounts that have (or had) jobs, for periodic cleanup."""
+    return f"{ACCOUNT_PREFIX}all"
+
+
 def account_jobs_key(account: str) -> str:
     """Sorted set of the account's job ids, scored by creation time (listing)."""
     return f"{ACCOUNT_PREFIX}{account}:jobs"
@@ -76,6 +81,19 @@ def account_jobs_key(account: str) -> str:
 def account_inflight_key(account: str) -> str:
     """Set of the account's job ids that are not final yet (in-flight limit)."""
     return f"{ACCOUNT_PREFIX}{account}:inflight"
+
+
+STATE_INDEX_PREFIX = "tingshu:state:"
+"""Namespace of the per-state indexes (``/metrics`` counts jobs by state from them)."""
+
+
+def state_index_key(state: JobStatus | str) -> str:
+    """Sorted set of the ids of jobs in ``state``, scored by when they entered it.
+
+    Kept by ``create``, the transition scripts and ``delete``; final-state entries older than
+    the job TTL belong to expired jobs and are pruned by ``common.metrics``.
+    """
+    return f"{STATE_INDEX_PREFIX}{JobStatus(state).value}"
 
 
 def all_keys(job_id: str) -> list[str]:
@@ -226,6 +244,7 @@ class JobStore:
                 pipe.rpush(chunks_key(job.id), *chunks[start:start + 1000])
             pipe.zadd(account_jobs_key(job.account), {job.id: job.created_at})
             pipe.sadd(account_inflight_key(job.account), job.id)
+            pipe.sadd(accounts_key(), job.account)
             pipe.execute()
         return job
 

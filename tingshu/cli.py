@@ -80,8 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="start Celery workers (one per GPU, or -c N on CPU)")
     p.add_argument("-c", "--concurrency", type=int, help="CPU worker processes (default: CPU cores)")
     p.add_argument("--loglevel", default="INFO")
+    p.add_argument("--beat", metavar="SCHEDULE_FILE",
+                   help="also run the periodic cleanup scheduler (run exactly one in a deployment)")
     p.add_argument("--engine")
     p.set_defaults(handler=cmd_worker)
+
+    p = sub.add_parser("beat", help="start the periodic cleanup scheduler (one per deployment)")
+    p.add_argument("--schedule", default="celerybeat-schedule", help="file where beat keeps its state")
+    p.add_argument("--loglevel", default="INFO")
+    p.set_defaults(handler=cmd_beat)
 
     p = sub.add_parser("api", help="start the HTTP API (gunicorn)")
     p.add_argument("--host", default="127.0.0.1")
@@ -182,7 +189,14 @@ def cmd_normalize(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from tingshu.launch import run_workers
 
-    return run_workers(settings, args.concurrency, args.loglevel)
+    return run_workers(settings, args.concurrency, args.loglevel, beat_schedule=args.beat)
+
+
+def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
+    argv = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "beat", "--loglevel", args.loglevel,
+            "-s", args.schedule]
+    os.execv(sys.executable, argv)
+    return 0  # not reached
 
 
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:

@@ -34,8 +34,10 @@ def gpu_count(settings: Settings) -> int:
 
 def worker_commands(settings: Settings, concurrency: int | None, loglevel: str) -> list[tuple[list[str], dict[str, str]]]:
     """The worker processes to start: (argv, extra environment) pairs."""
+    from worker.celery_app import CONSUME_ORDER
+
     base = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "--loglevel", loglevel,
-            "--without-mingle", "--without-gossip"]
+            "--without-mingle", "--without-gossip", "-Q", ",".join(CONSUME_ORDER)]
     gpus = gpu_count(settings)
     if gpus:
         if settings.device.startswith("cuda:"):
@@ -77,12 +79,15 @@ def supervise(procs: list[subprocess.Popen]) -> int:
     return code
 
 
-def run_workers(settings: Settings, concurrency: int | None, loglevel: str = "INFO") -> int:
+def run_workers(settings: Settings, concurrency: int | None, loglevel: str = "INFO",
+                beat_schedule: str | None = None) -> int:
     """Check the engine can load here, start the workers for this machine and wait for them."""
     from common.engines.registry import check_engine
 
     check_engine(settings)
     commands = worker_commands(settings, concurrency, loglevel)
+    if beat_schedule:
+        commands[0][0].extend(["-B", "-s", beat_schedule])
     procs = [subprocess.Popen(argv, env={**os.environ, **extra}) for argv, extra in commands]
     return supervise(procs)
 
@@ -103,7 +108,9 @@ def run_everything(settings: Settings, data_dir: Path, port: int, concurrency: i
                                 s3_access_key=s3_server.access_key, s3_secret_key=s3_server.secret_key)
     env = {**os.environ, **settings.to_env()}
     procs = [subprocess.Popen([sys.executable, "-m", "tingshu", "api", "--port", str(port)], env=env)]
-    for argv, extra in worker_commands(settings, concurrency, "INFO"):
+    commands = worker_commands(settings, concurrency, "INFO")
+    commands[0][0].extend(["-B", "-s", str(data_dir / "celerybeat-schedule")])
+    for argv, extra in commands:
         procs.append(subprocess.Popen(argv, env={**env, **extra}))
     print(f"tingshu is up: API http://127.0.0.1:{port}  (Redis {redis_server.url}, S3 {s3_server.endpoint}); "
           "Ctrl-C stops everything", flush=True)

@@ -359,19 +359,25 @@ class CeleryWorkerProcess:
     """A ``celery worker`` subprocess for ``settings`` (engine, Redis, storage from env)."""
 
     def __init__(self, settings: Settings, logdir: Path, concurrency: int = 2, pool: str = "prefork",
-                 name: str = "test", extra_env: dict[str, str] | None = None):
+                 name: str = "test", extra_env: dict[str, str] | None = None, beat: bool = False):
         self.settings = settings
         self.logfile = Path(logdir) / f"worker-{name}-{time.monotonic_ns()}.log"
+        self.beat_schedule = Path(logdir) / f"beat-{name}-{time.monotonic_ns()}" if beat else None
         self.concurrency, self.pool, self.name = concurrency, pool, name
         self.extra_env = extra_env or {}
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 120) -> "CeleryWorkerProcess":
         env = {**os.environ, **self.settings.to_env(), "OMP_NUM_THREADS": "1", **self.extra_env}
+        from worker.celery_app import CONSUME_ORDER
+
         argv = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "--loglevel", "INFO",
+                "-Q", ",".join(CONSUME_ORDER),
                 "--without-mingle", "--without-gossip", "--without-heartbeat", f"--pool={self.pool}",
                 "-c", str(self.concurrency), "-n", f"{self.name}-{os.getpid()}-{time.monotonic_ns()}@%h",
                 "-f", str(self.logfile)]
+        if self.beat_schedule:
+            argv += ["-B", "-s", str(self.beat_schedule)]
         self.process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout

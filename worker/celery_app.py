@@ -12,8 +12,14 @@ from celery.backends.redis import RedisBackend
 from common.config import Settings
 
 TASK_MODULES = ["worker.tasks"]
-QUEUE = "tts"
-"""Queue every synthesis task goes to."""
+INTERACTIVE_QUEUE = "interactive"
+"""Short texts, the synchronous endpoint and previews."""
+BULK_QUEUE = "bulk"
+"""Long jobs and audiobooks."""
+CONSUME_ORDER = [INTERACTIVE_QUEUE, BULK_QUEUE]
+"""Queues a worker drains, in strict priority order (``queue_order_strategy='priority'``):
+a free worker process always takes interactive work first, so a 500k-character book never
+starves a 20-character request for longer than one chunk group."""
 
 
 def celery_config(settings: Settings) -> dict:
@@ -26,6 +32,9 @@ def celery_config(settings: Settings) -> dict:
         # only every interval*throttle seconds by default, 100 s).
         "unacked_restore_interval": min(10, settings.visibility_timeout),
         "unacked_restore_throttle": 1,
+        # BRPOP the queues in the order given to -Q (kombu's default rotates them for
+        # fairness, which would let bulk work delay interactive requests).
+        "queue_order_strategy": "priority",
     }
     return {
         "broker_url": settings.redis_url,
@@ -48,7 +57,13 @@ def celery_config(settings: Settings) -> dict:
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
-        "task_default_queue": QUEUE,
+        "task_default_queue": BULK_QUEUE,
+        "task_routes": {"tts.cleanup_expired": {"queue": INTERACTIVE_QUEUE}},
+        # Run by one beat process (`tingshu beat`, or `tingshu worker --beat`).
+        "beat_schedule": {
+            "tingshu-cleanup-expired": {"task": "tts.cleanup_expired",
+                                        "schedule": float(settings.cleanup_interval_seconds)},
+        },
         "task_track_started": True,
         # Loading the model and warming the front end takes seconds; the default 4 s would
         # make prefork think its children hung.

@@ -15,6 +15,7 @@ from common.engines.base import EngineInfo
 from common.job_request import JobRequest
 from common.jobs import Job, JobStore
 from common.pipeline import plan_chunks, task_groups
+from worker.celery_app import BULK_QUEUE, INTERACTIVE_QUEUE
 
 SYNTHESIZE_TASK = "tts.synthesize_chunks"
 MERGE_TASK = "tts.merge_job"
@@ -31,15 +32,20 @@ def enqueue_job(app: Celery, job: Job) -> str:
     Returns:
         The id of the chord's merge task.
     """
-    header = [app.signature(SYNTHESIZE_TASK, args=(job.id, first, count), immutable=True)
+    header = [app.signature(SYNTHESIZE_TASK, args=(job.id, first, count), immutable=True, queue=job.queue)
               for first, count in task_groups(job.chunk_count, job.chunks_per_task)]
-    body = app.signature(MERGE_TASK, args=(job.id,))
-    body.on_error(app.signature(FAILED_TASK, args=(job.id,)))
+    body = app.signature(MERGE_TASK, args=(job.id,), queue=job.queue)
+    body.on_error(app.signature(FAILED_TASK, args=(job.id,), queue=job.queue))
     return chord(header, app=app)(body).id
 
 
+def choose_queue(text_chars: int, settings: Settings, interactive: bool = False) -> str:
+    """``interactive`` for short texts (at most ``sync_max_chars``) and the sync endpoint."""
+    return INTERACTIVE_QUEUE if interactive or text_chars <= settings.sync_max_chars else BULK_QUEUE
+
+
 def submit_job(app: Celery, request: JobRequest, settings: Settings, store: JobStore, info: EngineInfo,
-               account: str = "default") -> Job:
+               account: str = "default", interactive: bool = False) -> Job:
     """Plan chunks, store the job and publish its tasks.
 
     Raises:
@@ -51,7 +57,7 @@ def submit_job(app: Celery, request: JobRequest, settings: Settings, store: JobS
         id=store.new_id(), text_chars=len(request.text), engine=info.name, voice=request.voice,
         emotion=request.emotion, speed=request.speed, format=request.format, seed=request.seed,
         chunks_per_task=settings.chunks_per_task, sample_rate=info.sample_rate, metadata=request.metadata,
-        account=account,
+        account=account, queue=choose_queue(len(request.text), settings, interactive),
     )
     store.create(job, chunks)
     try:

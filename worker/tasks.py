@@ -15,6 +15,7 @@ from celery import signals
 from common.engines.base import SynthesisOptions
 from common.errors import JobNotFound
 from common.jobs import Job, JobStatus
+from common.lifecycle import cleanup_expired, discard_chunks, discard_written
 from common.pipeline import chunk_seed, merge_and_upload, missing_chunks, synthesize_group
 from common.storage.keys import job_prefix
 from worker import context
@@ -67,8 +68,12 @@ def synthesize_chunks(self, job_id: str, first: int, count: int) -> dict:
             raise self.retry(exc=exc, countdown=_retry_countdown(self.request.retries))
         reason = f"chunks {first}-{first + count - 1} failed after {self.request.retries + 1} attempts: {exc}"
         ctx.store.fail(job_id, reason)
+        discard_chunks(ctx.storage, job_id)
         raise
-    ctx.store.mark_chunks_done(job_id, infos)
+    if ctx.store.mark_chunks_done(job_id, infos) == -1:
+        # canceled or failed while this group was synthesized: drop what it wrote
+        discard_written(ctx.storage, job_id, infos)
+        return {"first": first, "count": count, "skipped": "ended meanwhile"}
     return {"first": first, "count": count,
             "audio_seconds": sum(i["audio_seconds"] for i in infos.values()),
             "synth_seconds": sum(i["synth_seconds"] for i in infos.values())}
@@ -117,4 +122,15 @@ def _sample_rate(ctx: context.WorkerContext, job: Job) -> int:
 @app.task(name="tts.job_failed")
 def job_failed(request, exc, traceback, job_id: str) -> None:
     """Chord error callback: a chunk failed for good, so the job fails with its reason."""
-    context.current().store.fail(job_id, f"{type(exc).__name__}: {exc}")
+    ctx = context.current()
+    ctx.store.fail(job_id, f"{type(exc).__name__}: {exc}")
+    discard_chunks(ctx.storage, job_id)
+
+
+@app.task(name="tts.cleanup_expired")
+def cleanup_expired_jobs() -> dict:
+    """Periodic (Celery beat): delete the audio of expired jobs and forget their ids."""
+    ctx = context.current()
+    report = cleanup_expired(ctx.store, ctx.storage)
+    log.info("cleanup: %d expired jobs, %d objects deleted", report.expired_jobs, report.objects_deleted)
+    return {"expired_jobs": report.expired_jobs, "objects_deleted": report.objects_deleted}
