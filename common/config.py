@@ -60,6 +60,9 @@ class Settings:
     default_rate_per_minute: int = 600
     idempotency_ttl_seconds: int = 24 * 3600
     log_format: str = "json"
+    webhook_secrets: str = ""
+    webhook_allow: str = ""
+    webhook_schedule: str = "5,300,1800,7200,18000,36000,36000"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -113,11 +116,23 @@ class Settings:
                 raise ValueError(f"{ENV_PREFIX}{name.upper()} must be > 0")
         if self.log_format not in ("json", "text"):
             raise ValueError(f"{ENV_PREFIX}LOG_FORMAT must be 'json' or 'text', not {self.log_format!r}")
+        self._validate_webhooks()
         if self.chunk_retries < 0 or self.pause_ms < 0:
             raise ValueError(f"{ENV_PREFIX}CHUNK_RETRIES and {ENV_PREFIX}PAUSE_MS must be >= 0")
         for name in ("default_max_in_flight", "default_rate_per_minute"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{ENV_PREFIX}{name.upper()} must be >= 0 (0 means no limit)")
+
+    def _validate_webhooks(self) -> None:
+        from common.webhooks import AllowList, parse_schedule, parse_secrets
+
+        checks = (("webhook_secrets", parse_secrets), ("webhook_schedule", parse_schedule),
+                  ("webhook_allow", AllowList.parse))
+        for name, check in checks:
+            try:
+                check(getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(f"{ENV_PREFIX}{name.upper()}: {exc}") from None
 
 
 def _parse(name: str, kind: type, raw: str) -> Any:
@@ -173,5 +188,21 @@ SETTINGS_DOC: dict[str, str] = {
     "default_rate_per_minute": "API requests per minute per account (token bucket), unless its own limit says otherwise (0: no limit).",
     "idempotency_ttl_seconds": "How long an `Idempotency-Key` of `POST /v1/jobs` is remembered.",
     "log_format": "`json` (one object per line, with `job_id` and `account`) or `text`, for the API and workers.",
+    "webhook_secrets": "Space-separated `whsec_…` webhook signing secrets, current first; every one signs (key rotation).",
+    "webhook_allow": "Space-separated hosts, IPs and CIDRs webhooks may reach although private or loopback (SSRF allow-list).",
+    "webhook_schedule": "Comma-separated seconds between webhook retries (±10 % jitter); attempts = entries + 1.",
 }
 """One line per setting; rendered into the README configuration table."""
+
+
+def settings_table() -> str:
+    """The README's settings table (Markdown), one row per setting with its default."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    defaults = Settings()
+    home = os.path.expanduser("~")
+    for f in fields(Settings):
+        default = getattr(defaults, f.name)
+        shown = ("1" if default else "0") if isinstance(default, bool) else str(default).replace(home, "~")
+        shown = f"`{shown}`" if shown else "(empty)"
+        rows.append(f"| `{ENV_PREFIX}{f.name.upper()}` | {shown} | {SETTINGS_DOC.get(f.name, '')} |")
+    return "\n".join(rows)

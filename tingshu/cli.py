@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine")
     p.set_defaults(handler=cmd_worker)
 
+    p = sub.add_parser("config", help="show the effective settings (secrets masked)")
+    p.add_argument("--markdown", action="store_true", help="print the README's settings table instead")
+    p.set_defaults(handler=cmd_config)
+
     p = sub.add_parser("beat", help="start the periodic cleanup scheduler (one per deployment)")
     p.add_argument("--schedule", default="celerybeat-schedule", help="file where beat keeps its state")
     p.add_argument("--loglevel", default="INFO")
@@ -102,7 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default="var/up", help="where Redis and the S3 server keep data")
     p.add_argument("-c", "--concurrency", type=int)
     p.add_argument("--engine")
+    p.add_argument("--anonymous", action="store_true",
+                   help="accept API requests without a key, as account 'default' (TINGSHU_ALLOW_ANONYMOUS)")
     p.set_defaults(handler=cmd_up)
+
+    from tingshu import keys_cli
+
+    keys_cli.add_parser(sub)
     return parser
 
 
@@ -192,6 +202,19 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return run_workers(settings, args.concurrency, args.loglevel, beat_schedule=args.beat)
 
 
+def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
+    from common.config import settings_table
+
+    if args.markdown:
+        print(settings_table())
+        return 0
+    secret = ("secret", "password", "key")
+    for name, value in sorted(settings.to_env().items()):
+        masked = "****" if value and any(word in name.lower() for word in secret) else value
+        print(f"{name}={masked}")
+    return 0
+
+
 def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
     argv = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "beat", "--loglevel", args.loglevel,
             "-s", args.schedule]
@@ -209,6 +232,8 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from tingshu.launch import run_everything
 
+    if args.anonymous:
+        settings = settings.replace(allow_anonymous=True)
     return run_everything(settings, Path(args.data_dir), args.port, args.concurrency)
 
 

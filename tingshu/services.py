@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from common.config import Settings
 
@@ -415,6 +415,11 @@ class CeleryWorkerProcess:
             self.kill()
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code="-", size="-") -> None:  # one line per poll would drown test output
+        return None
+
+
 class ApiThread:
     """The Flask app from ``create_app`` served on a free loopback port in a thread."""
 
@@ -422,7 +427,7 @@ class ApiThread:
         from api import create_app
 
         self.app = create_app({"SETTINGS": settings, "TESTING": True, "SYNC_TIMEOUT_SECONDS": sync_timeout})
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietHandler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

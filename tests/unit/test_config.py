@@ -30,3 +30,14 @@ def test_round_trip_through_env():
 
 def test_every_setting_is_documented():
     assert set(SETTINGS_DOC) == set(Settings.__dataclass_fields__)
+
+
+def test_readme_settings_table_is_current():
+    from pathlib import Path
+
+    from common.config import settings_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- settings-table:start -->") + len("<!-- settings-table:start -->")
+    end = readme.index("<!-- settings-table:end -->")
+    assert readme[start:end].strip() == settings_table(), "regenerate with: tingshu config --markdown"
