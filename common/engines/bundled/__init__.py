@@ -48,18 +48,19 @@ def load_engine(settings: "Settings") -> "BundledEngine":
     from common.engines.bundled.engine import BundledEngine
     from common.engines.bundled.melgan import MelGAN
     from common.engines.bundled.tacotron2 import Tacotron2
-    from common.engines.bundled.weights import load_bundle
+    from common.engines.bundled.weights import bundle_dir, has_frontend_data, load_bundle
     from common.engines.device import choose_device
 
     device = choose_device(settings)
     if device.type == "cpu":
         torch.set_num_threads(settings.torch_threads)
-    taco_state, mel_state, hparams, _manifest = load_bundle(settings.model_dir)
+    taco_state, mel_state, hparams, manifest = load_bundle(settings.model_dir)
     acoustic = Tacotron2(hparams)
     acoustic.load_state_dict(taco_state, strict=True)
     vocoder = MelGAN(hparams["n_mel_channels"])
     vocoder.load_state_dict(mel_state, strict=True)
-    return BundledEngine(settings, acoustic, vocoder, hparams, device)
+    frontend_dir = bundle_dir(settings.model_dir) if has_frontend_data(manifest) else None
+    return BundledEngine(settings, acoustic, vocoder, hparams, device, frontend_dir)
 
 
 def __getattr__(name: str):

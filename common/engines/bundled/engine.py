@@ -28,6 +28,7 @@ import random
 import time
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -75,7 +76,8 @@ class BundledEngine:
     sample_rate = SAMPLE_RATE
     max_chunk_chars = MAX_CHUNK_CHARS
 
-    def __init__(self, settings: Settings, acoustic: Tacotron2, vocoder: MelGAN, hparams: dict, device: torch.device):
+    def __init__(self, settings: Settings, acoustic: Tacotron2, vocoder: MelGAN, hparams: dict, device: torch.device,
+                 frontend_dir: Path | None = None):
         self.settings = settings
         self.device = device
         self.acoustic = acoustic.to(device).eval()
@@ -86,7 +88,7 @@ class BundledEngine:
         cuda = device.type == "cuda"
         self.token_budget = CUDA_BUDGET if cuda else CPU_BUDGET
         self.max_batch_items = CUDA_MAX_ITEMS if cuda else CPU_MAX_ITEMS
-        self.frontend = FrontEnd()
+        self.frontend = FrontEnd(frontend_dir)
         self._normalize = _load_normalizer()
         self._cpu_models: tuple[Tacotron2, MelGAN] | None = None
 

@@ -24,7 +24,7 @@ match it symbol for symbol:
 * third-tone sandhi: of two adjacent third tones the first becomes second (phkit's rule,
   applied right to left on the phoneme list); no 一/不 sandhi (phkit has none).
 
-Without the bundle's data (a format-1 bundle, or ``FrontEnd()`` before :func:`register_data_dir`)
+Without the bundle's data (a format-1 bundle, or ``FrontEnd()`` with no ``data_dir``)
 readings come from pypinyin alone and traditional characters are not folded: neutral tones and
 some polyphones then differ from phkit (a warning is logged).
 
@@ -248,19 +248,8 @@ def load_frontend_data(directory: str | Path, manifest: dict[str, Any] | None = 
                         parse_t2s(texts[T2S_FILE]), source=str(directory))
 
 
-_registered: tuple[Path, dict[str, Any]] | None = None
 _data_cache: dict[str, FrontEndData] = {}
 _cache_lock = threading.Lock()
-
-
-def register_data_dir(directory: str | Path, manifest: dict[str, Any] | None = None) -> None:
-    """Make ``directory``'s verified front-end data the default for :class:`FrontEnd` ``()``.
-
-    Called by :func:`.weights.load_bundle`; front ends created afterwards without ``data_dir``
-    use it.
-    """
-    global _registered
-    _registered = (Path(directory), manifest)
 
 
 def _cached_data(directory: Path, manifest: dict[str, Any] | None) -> FrontEndData:
@@ -304,8 +293,7 @@ class FrontEnd:
 
     Args:
         data_dir: a bundle directory with front-end data (verified against its manifest).
-            ``None``: the directory registered by :func:`.weights.load_bundle`, if any, else
-            pypinyin's dictionaries alone (with a warning).
+            ``None``: pypinyin's dictionaries alone (with a warning).
     """
 
     def __init__(self, data_dir: str | Path | None = None) -> None:
@@ -323,8 +311,6 @@ class FrontEnd:
 
                 if self._data_dir is not None:
                     self.data = _cached_data(self._data_dir, None)
-                elif _registered is not None:
-                    self.data = _cached_data(*_registered)
                 else:
                     log.warning("front end without phkit's dictionaries: readings come from pypinyin alone and "
                                 "may differ from the model's training (neutral tones, polyphones)")

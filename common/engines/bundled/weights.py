@@ -125,9 +125,6 @@ def verify_bundle(directory: Path, require_frontend: bool = False) -> dict[str, 
 def load_bundle(model_dir: str | Path) -> tuple[dict, dict, dict, dict]:
     """Verify and load the converted bundle (CPU tensors).
 
-    Also registers the bundle's verified front-end data with :mod:`.frontend`, so a
-    :class:`~.frontend.FrontEnd` created afterwards without ``data_dir`` uses phkit's readings.
-
     Returns:
         ``(tacotron_state, melgan_state, hparams, manifest)``.
 
@@ -138,11 +135,7 @@ def load_bundle(model_dir: str | Path) -> tuple[dict, dict, dict, dict]:
 
     directory = bundle_dir(model_dir)
     manifest = verify_bundle(directory)
-    from common.engines.bundled import frontend
-
-    if has_frontend_data(manifest):
-        frontend.register_data_dir(directory, manifest)
-    else:
+    if not has_frontend_data(manifest):
         log.warning("bundle in %s has no front-end data (format %s): readings fall back to pypinyin and may "
                     "differ from the model's training; %s", directory, manifest.get("format"), FETCH_HINT)
     hparams = json.loads((directory / HPARAMS_FILE).read_text(encoding="utf-8"))
