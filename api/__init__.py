@@ -28,12 +28,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
 
-    from api import errors, extensions, health, jobs, tts, voices
+    from api import auth, errors, extensions, health, jobs, limits, metrics, observability, openapi, tts, voices, webhooks
 
     extensions.init_app(app, settings)
+    observability.init_app(app, settings)
     errors.init_app(app)
+    auth.init_app(app)  # API keys on /v1/* and /api/*, then the per-account rate limit
+    limits.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(tts.bp)
     app.register_blueprint(voices.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(openapi.bp)
+    app.register_blueprint(metrics.bp)
     return app

@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 from flask import Blueprint, Response, jsonify, redirect, request, url_for
 
 from api.errors import ApiError
-from api.auth import current_account
+from api.auth import current_account, current_limits
 from api.extensions import resources
+from api.idempotency import idempotent
+from api.limits import enforce_in_flight
 from api.request_body import json_body
 from common import audio, job_listing, lifecycle
 from common.job_request import parse_job_request
 from common.errors import InvalidJobOperation, JobNotFound, ValidationError
 from common.jobs import Job, JobStatus
 from worker.submit import EnqueueFailed, submit_job
+from worker.webhooks import enqueue_final_event
 
+log = logging.getLogger(__name__)
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 
 
 @bp.post("")
+@idempotent
 def create_job():
     """Validate, plan chunks, store and enqueue; answer 202 with where to poll."""
     res = resources()
-    req = parse_job_request(json_body(), res.settings, res.engine)
+    req = parse_job_request(json_body(), res.settings, res.engine, max_chars=current_limits().max_text_chars)
+    enforce_in_flight()
     try:
         job = submit_job(res.celery, req, res.settings, res.store, res.engine, current_account())
     except EnqueueFailed as exc:
@@ -75,6 +82,10 @@ def cancel_job(job_id: str):
     except InvalidJobOperation:
         job = res.store.fetch(job_id)
         raise ApiError(409, "job_already_ended", f"job is already {job.state.value}")
+    try:
+        enqueue_final_event(res.celery, job_id, "job.canceled", res.store.connection)
+    except Exception:  # the merge callback sends it anyway once the skipped tasks drain
+        log.exception("could not enqueue the job.canceled webhook of %s now", job_id)
     return jsonify(job_view(job))
 
 

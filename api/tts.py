@@ -10,9 +10,10 @@ import time
 
 from flask import Blueprint, Response, current_app, url_for
 
-from api.auth import current_account
+from api.auth import current_account, current_limits
 from api.errors import ApiError
 from api.extensions import resources
+from api.limits import enforce_in_flight
 from api.request_body import json_body
 from common import audio
 from common.job_request import parse_job_request
@@ -33,7 +34,9 @@ def synthesize():
         raise ApiError(400, "invalid_field", "this endpoint returns WAV only; use /v1/jobs for other formats", "format")
     if isinstance(payload, dict):
         payload = {**payload, "format": "wav"}
-    req = parse_job_request(payload, res.settings, res.engine, max_chars=res.settings.sync_max_chars)
+    max_chars = min(res.settings.sync_max_chars, current_limits().max_text_chars)
+    req = parse_job_request(payload, res.settings, res.engine, max_chars=max_chars)
+    enforce_in_flight()
     try:
         job = submit_job(res.celery, req, res.settings, res.store, res.engine, current_account(), interactive=True)
     except EnqueueFailed as exc:

@@ -40,3 +40,11 @@ class SynthesisFailed(TingshuError):
 
 class StorageError(TingshuError):
     """Reading or writing an object in the storage backend failed."""
+
+
+class AccountNotFound(TingshuError):
+    """No account with that id exists."""
+
+
+class ApiKeyNotFound(TingshuError):
+    """No API key matches that id, prefix or secret (or the match is ambiguous)."""

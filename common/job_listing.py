@@ -8,6 +8,7 @@ finds them here, deletes their stored audio and drops the ids.
 from __future__ import annotations
 
 import base64
+import math
 from dataclasses import dataclass
 
 from common.errors import ValidationError
@@ -32,9 +33,12 @@ def decode_cursor(cursor: str) -> float:
     """Raises: ValidationError (field ``cursor``) for anything we did not hand out."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return float(base64.urlsafe_b64decode(padded.encode()).decode())
+        score = float(base64.urlsafe_b64decode(padded.encode()).decode())
     except (ValueError, UnicodeError):
-        raise ValidationError("cursor", "invalid cursor; use the next_cursor of a previous page") from None
+        score = math.nan
+    if not math.isfinite(score):  # "nan" would reach Redis as a range bound and fail there
+        raise ValidationError("cursor", "invalid cursor; use the next_cursor of a previous page")
+    return score
 
 
 def list_jobs(store: JobStore, account: str, state: JobStatus | None = None, cursor: str | None = None,

@@ -17,6 +17,7 @@ from common import audio
 from common.config import Settings
 from common.engines.base import SPEED_MAX, SPEED_MIN, EngineInfo, SynthesisOptions
 from common.errors import TextTooLong, ValidationError
+from common.webhooks import UnsafeUrl, check_url
 
 MAX_METADATA_BYTES = 4096
 """Largest JSON-encoded ``metadata`` object a job may carry."""
@@ -32,6 +33,7 @@ class _Shape(pydantic.BaseModel):
     format: str | None = None
     seed: int | None = None
     metadata: dict[str, Any] | None = None
+    webhook_url: str | None = None
 
     @pydantic.field_validator("speed", mode="before")
     @classmethod
@@ -52,6 +54,7 @@ class JobRequest(pydantic.BaseModel):
     format: str
     seed: int
     metadata: dict[str, Any]
+    webhook_url: str | None = None
 
     def options(self) -> SynthesisOptions:
         return SynthesisOptions(voice=self.voice, emotion=self.emotion, speed=self.speed, seed=self.seed)
@@ -102,5 +105,10 @@ def parse_job_request(payload: Any, settings: Settings, info: EngineInfo,
     metadata = shape.metadata or {}
     if len(json.dumps(metadata, ensure_ascii=False).encode("utf-8")) > MAX_METADATA_BYTES:
         raise ValidationError("metadata", f"metadata must encode to at most {MAX_METADATA_BYTES} bytes of JSON")
+    if shape.webhook_url is not None:
+        try:
+            check_url(shape.webhook_url, settings.webhook_allow)
+        except UnsafeUrl as exc:
+            raise ValidationError("webhook_url", str(exc)) from None
     return JobRequest(text=text, voice=voice, emotion=shape.emotion, speed=shape.speed, format=fmt,
-                      seed=seed, metadata=metadata)
+                      seed=seed, metadata=metadata, webhook_url=shape.webhook_url)

@@ -173,7 +173,8 @@ _FLOAT_FIELDS = {"speed", "created_at", "started_at", "merge_started_at", "finis
 
 # KEYS[1]=job hash, KEYS[2]=the account's in-flight set; ARGV[1]=new state, ARGV[2]=json
 # list of allowed current states, ARGV[3]=json object of extra fields, ARGV[4]=job id,
-# ARGV[5]="1" when the new state is final. Returns the previous state, or an error.
+# ARGV[5]="1" when the new state is final, ARGV[6]=state index key prefix, ARGV[7]=now.
+# Returns the previous state, or an error.
 _TRANSITION = """
 local current = redis.call('HGET', KEYS[1], 'state')
 if not current then return {err='missing'} end
@@ -185,10 +186,13 @@ redis.call('HSET', KEYS[1], 'state', ARGV[1])
 local extra = cjson.decode(ARGV[3])
 for k, v in pairs(extra) do redis.call('HSET', KEYS[1], k, v) end
 if ARGV[5] == '1' then redis.call('SREM', KEYS[2], ARGV[4]) end
+redis.call('ZREM', ARGV[6] .. current, ARGV[4])
+redis.call('ZADD', ARGV[6] .. ARGV[1], ARGV[7], ARGV[4])
 return current
 """
 
-# KEYS: job hash, done set, chunk info hash. ARGV[1]=now, then pairs (index, info json).
+# KEYS: job hash, done set, chunk info hash, queued and running state indexes. ARGV[1]=now,
+# then pairs (index, info json).
 # Marks chunks done, counts them once, and moves queued → running. Returns chunks_done,
 # or -1 when the job is already final (the caller should stop working on it).
 _CHUNKS_DONE = """
@@ -204,6 +208,9 @@ redis.call('HSET', KEYS[1], 'chunks_done', done)
 if state == 'queued' then
   redis.call('HSET', KEYS[1], 'state', 'running')
   redis.call('HSETNX', KEYS[1], 'started_at', ARGV[1])
+  local id = redis.call('HGET', KEYS[1], 'id')
+  redis.call('ZREM', KEYS[4], id)
+  redis.call('ZADD', KEYS[5], ARGV[1], id)
 end
 return done
 """
@@ -245,6 +252,7 @@ class JobStore:
             pipe.zadd(account_jobs_key(job.account), {job.id: job.created_at})
             pipe.sadd(account_inflight_key(job.account), job.id)
             pipe.sadd(accounts_key(), job.account)
+            pipe.zadd(state_index_key(job.state), {job.id: job.created_at})
             pipe.execute()
         return job
 
@@ -286,7 +294,9 @@ class JobStore:
         args: list[Any] = [time.time()]
         for index, info in infos.items():
             args += [index, json.dumps(info)]
-        result = int(self._chunks_done(keys=[key_for(job_id), done_key(job_id), chunk_info_key(job_id)], args=args))
+        keys = [key_for(job_id), done_key(job_id), chunk_info_key(job_id),
+                state_index_key(JobStatus.QUEUED), state_index_key(JobStatus.RUNNING)]
+        result = int(self._chunks_done(keys=keys, args=args))
         if result == -2:
             raise JobNotFound(job_id)
         return result
@@ -307,7 +317,7 @@ class JobStore:
             previous = self._transition(
                 keys=[key_for(job_id), account_inflight_key(account)],
                 args=[to.value, json.dumps([s.value for s in allowed_from]), json.dumps(extra), job_id,
-                      "1" if to.is_final else "0"],
+                      "1" if to.is_final else "0", STATE_INDEX_PREFIX, time.time()],
             )
         except redis.ResponseError as exc:
             message = str(exc)
@@ -351,4 +361,6 @@ class JobStore:
             pipe.delete(*all_keys(job_id))
             pipe.zrem(account_jobs_key(account), job_id)
             pipe.srem(account_inflight_key(account), job_id)
+            for state in JobStatus:
+                pipe.zrem(state_index_key(state), job_id)
             pipe.execute()

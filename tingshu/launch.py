@@ -114,6 +114,11 @@ def run_everything(settings: Settings, data_dir: Path, port: int, concurrency: i
         procs.append(subprocess.Popen(argv, env={**env, **extra}))
     print(f"tingshu is up: API http://127.0.0.1:{port}  (Redis {redis_server.url}, S3 {s3_server.endpoint}); "
           "Ctrl-C stops everything", flush=True)
+    if settings.allow_anonymous:
+        print("anonymous mode: requests without an API key act as account 'default'", flush=True)
+    else:
+        print(f"API keys are required; make one with: TINGSHU_REDIS_URL={redis_server.url} "
+              "tingshu keys create --account dev   (or restart with --anonymous)", flush=True)
     try:
         return supervise(procs)
     finally:

@@ -10,13 +10,16 @@ from celery import Celery
 from celery.backends.redis import RedisBackend
 
 from common.config import Settings
+from worker import observability  # noqa: F401  (connects the JSON-logging signal handlers)
 
-TASK_MODULES = ["worker.tasks"]
+TASK_MODULES = ["worker.tasks", "worker.webhooks"]
 INTERACTIVE_QUEUE = "interactive"
 """Short texts, the synchronous endpoint and previews."""
 BULK_QUEUE = "bulk"
 """Long jobs and audiobooks."""
-CONSUME_ORDER = [INTERACTIVE_QUEUE, BULK_QUEUE]
+WEBHOOK_QUEUE = "webhooks"
+"""Webhook deliveries: short HTTP calls, drained before bulk work so they never wait for a book."""
+CONSUME_ORDER = [INTERACTIVE_QUEUE, WEBHOOK_QUEUE, BULK_QUEUE]
 """Queues a worker drains, in strict priority order (``queue_order_strategy='priority'``):
 a free worker process always takes interactive work first, so a 500k-character book never
 starves a 20-character request for longer than one chunk group."""

@@ -58,6 +58,7 @@ def submit_job(app: Celery, request: JobRequest, settings: Settings, store: JobS
         emotion=request.emotion, speed=request.speed, format=request.format, seed=request.seed,
         chunks_per_task=settings.chunks_per_task, sample_rate=info.sample_rate, metadata=request.metadata,
         account=account, queue=choose_queue(len(request.text), settings, interactive),
+        webhook_url=request.webhook_url,
     )
     store.create(job, chunks)
     try:

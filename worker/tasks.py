@@ -12,6 +12,7 @@ import time
 
 from celery import signals
 
+from common import metrics
 from common.engines.base import SynthesisOptions
 from common.errors import JobNotFound
 from common.jobs import Job, JobStatus
@@ -20,6 +21,7 @@ from common.pipeline import chunk_seed, merge_and_upload, missing_chunks, synthe
 from common.storage.keys import job_prefix
 from worker import context
 from worker.celery_app import app
+from worker.webhooks import notify_final
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ def synthesize_chunks(self, job_id: str, first: int, count: int) -> dict:
     wanted = set(range(first, first + count))
     if wanted <= ctx.store.done_indices(job_id):
         return {"first": first, "count": count, "skipped": "done"}
+    started = time.perf_counter()
     try:
         texts = ctx.store.chunk_texts(job_id, first, count)
         options = SynthesisOptions(job.voice, job.emotion, job.speed, chunk_seed(job.seed, first))
@@ -67,13 +70,15 @@ def synthesize_chunks(self, job_id: str, first: int, count: int) -> dict:
                         self.request.retries + 1, exc)
             raise self.retry(exc=exc, countdown=_retry_countdown(self.request.retries))
         reason = f"chunks {first}-{first + count - 1} failed after {self.request.retries + 1} attempts: {exc}"
-        ctx.store.fail(job_id, reason)
+        if ctx.store.fail(job_id, reason):
+            notify_final(job_id, JobStatus.FAILED)
         discard_chunks(ctx.storage, job_id)
         raise
     if ctx.store.mark_chunks_done(job_id, infos) == -1:
         # canceled or failed while this group was synthesized: drop what it wrote
         discard_written(ctx.storage, job_id, infos)
         return {"first": first, "count": count, "skipped": "ended meanwhile"}
+    metrics.record_synthesis(ctx.store.connection, job.engine, time.perf_counter() - started, infos)
     return {"first": first, "count": count,
             "audio_seconds": sum(i["audio_seconds"] for i in infos.values()),
             "synth_seconds": sum(i["synth_seconds"] for i in infos.values())}
@@ -88,12 +93,14 @@ def merge_job(self, _results: list, job_id: str) -> dict:
     except JobNotFound:
         return {"skipped": "missing"}
     if job.is_final:
+        notify_final(job_id, job.state)  # once per event: a no-op unless a crash lost it
         return {"skipped": job.state.value}
     missing = missing_chunks(ctx.storage, job_id, job.chunk_count)
     if missing:
         if self.request.retries < MERGE_WAIT_RETRIES:
             raise self.retry(countdown=2.0)
-        ctx.store.fail(job_id, f"chunks missing at merge time: {missing[:20]}")
+        if ctx.store.fail(job_id, f"chunks missing at merge time: {missing[:20]}"):
+            notify_final(job_id, JobStatus.FAILED)
         return {"failed": "missing chunks"}
     ctx.store.transition(job_id, JobStatus.MERGING, [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.MERGING],
                          merge_started_at=time.time())
@@ -103,11 +110,13 @@ def merge_job(self, _results: list, job_id: str) -> dict:
     except Exception as exc:
         if self.request.retries < ctx.settings.chunk_retries:
             raise self.retry(exc=exc, countdown=_retry_countdown(self.request.retries))
-        ctx.store.fail(job_id, f"merge failed: {exc}")
+        if ctx.store.fail(job_id, f"merge failed: {exc}"):
+            notify_final(job_id, JobStatus.FAILED)
         raise
     ctx.store.transition(job_id, JobStatus.SUCCEEDED, [JobStatus.MERGING], result_key=merged.key,
                          result_bytes=merged.size, audio_seconds=merged.stats.duration_seconds,
                          finished_at=time.time())
+    notify_final(job_id, JobStatus.SUCCEEDED)
     ctx.storage.delete_prefix(job_prefix(job_id) + "chunks/")
     return {"result_key": merged.key, "audio_seconds": merged.stats.duration_seconds}
 
@@ -123,7 +132,8 @@ def _sample_rate(ctx: context.WorkerContext, job: Job) -> int:
 def job_failed(request, exc, traceback, job_id: str) -> None:
     """Chord error callback: a chunk failed for good, so the job fails with its reason."""
     ctx = context.current()
-    ctx.store.fail(job_id, f"{type(exc).__name__}: {exc}")
+    if ctx.store.fail(job_id, f"{type(exc).__name__}: {exc}"):
+        notify_final(job_id, JobStatus.FAILED)
     discard_chunks(ctx.storage, job_id)
 
 

@@ -30,6 +30,7 @@ def stack_settings(s3_session_settings: Settings, redis_server) -> Settings:
     return s3_session_settings.replace(
         redis_url=redis_db_url(redis_server.url, STACK_DB), engine="tone", chunk_chars=60,
         chunks_per_task=2, chunk_retries=1, pause_ms=200, visibility_timeout=60,
+        allow_anonymous=True,  # these tests are not about API keys (tests/integration/test_auth.py is)
     )
 
 

@@ -24,7 +24,8 @@ def slow_stack(s3_session_settings, redis_server, tmp_path):
     import redis
 
     settings = s3_session_settings.replace(redis_url=redis_db_url(redis_server.url, LIFECYCLE_DB), engine="tone",
-                                           chunk_chars=40, chunks_per_task=1, job_ttl_seconds=600)
+                                           chunk_chars=40, chunks_per_task=1, job_ttl_seconds=600,
+                                           allow_anonymous=True)
     redis.Redis.from_url(settings.redis_url).flushdb()
     api = ApiThread(settings).start()
     worker = CeleryWorkerProcess(settings, tmp_path, concurrency=1, name="lifecycle", extra_env=SLOW).start()
@@ -105,7 +106,7 @@ def test_expired_jobs_are_cleaned_by_beat(s3_session_settings, redis_server, tmp
     import redis
 
     settings = s3_session_settings.replace(redis_url=redis_db_url(redis_server.url, LIFECYCLE_DB + 4), engine="tone",
-                                           job_ttl_seconds=2, cleanup_interval_seconds=1)
+                                           job_ttl_seconds=2, cleanup_interval_seconds=1, allow_anonymous=True)
     redis.Redis.from_url(settings.redis_url).flushdb()
     api = ApiThread(settings).start()
     worker = CeleryWorkerProcess(settings, tmp_path, concurrency=1, name="beat", beat=True).start()

@@ -18,7 +18,7 @@ def test_local_storage_job_streams_audio(redis_server, tmp_path):
     from common.config import Settings
 
     settings = Settings().replace(redis_url=redis_db_url(redis_server.url, LOCAL_DB), engine="tone",
-                                  storage="local", local_dir=str(tmp_path / "storage"))
+                                  storage="local", local_dir=str(tmp_path / "storage"), allow_anonymous=True)
     redis.Redis.from_url(settings.redis_url).flushdb()
     api = ApiThread(settings).start()
     worker = CeleryWorkerProcess(settings, tmp_path, concurrency=1, name="local").start()

@@ -17,7 +17,8 @@ def real_settings(s3_session_settings, redis_server, bundled_model_dir):
     import redis
 
     settings = s3_session_settings.replace(redis_url=redis_db_url(redis_server.url, REAL_DB), engine="bundled",
-                                           model_dir=str(bundled_model_dir), chunks_per_task=2, device="cpu")
+                                           model_dir=str(bundled_model_dir), chunks_per_task=2, device="cpu",
+                                           allow_anonymous=True)
     redis.Redis.from_url(settings.redis_url).flushdb()
     return settings
 

@@ -20,7 +20,7 @@ def test_up_runs_a_job_and_stops_cleanly(tmp_path):
     env = {**os.environ, "TINGSHU_ENGINE": "tone", "TINGSHU_LOCAL_DIR": str(tmp_path / "unused")}
     log = open(tmp_path / "up.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "tingshu", "up", "--port", str(port), "--data-dir",
-                             str(tmp_path / "data"), "-c", "1"], cwd=ROOT, env=env, stdout=log,
+                             str(tmp_path / "data"), "-c", "1", "--anonymous"], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -23,7 +23,7 @@ def kill_settings(s3_session_settings, redis_server):
 
     settings = s3_session_settings.replace(
         redis_url=redis_db_url(redis_server.url, KILL_DB), engine="tone", chunk_chars=40,
-        chunks_per_task=1, visibility_timeout=6, pause_ms=100,
+        chunks_per_task=1, visibility_timeout=6, pause_ms=100, allow_anonymous=True,
     )
     redis.Redis.from_url(settings.redis_url).flushdb()
     return settings
