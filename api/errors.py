@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from common.errors import EngineUnavailable, JobNotFound, TextTooLong, ValidationError
+from common.errors import EngineUnavailable, InFlightLimitReached, JobNotFound, TextTooLong, ValidationError
 
 
 class ApiError(Exception):
@@ -44,6 +44,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def _invalid(e: ValidationError):
         return error_response(400, "invalid_field", e.message, e.field)
+
+    @app.errorhandler(InFlightLimitReached)
+    def _in_flight(e: InFlightLimitReached):
+        return error_response(429, "too_many_jobs_in_flight",
+                              f"{e}. Submit again once one has finished", headers={"Retry-After": "10"})
 
     @app.errorhandler(JobNotFound)
     def _not_found(e: JobNotFound):

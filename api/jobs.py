@@ -32,7 +32,8 @@ def create_job():
     req = parse_job_request(json_body(), res.settings, res.engine, max_chars=current_limits().max_text_chars)
     enforce_in_flight()
     try:
-        job = submit_job(res.celery, req, res.settings, res.store, res.engine, current_account())
+        job = submit_job(res.celery, req, res.settings, res.store, res.engine, current_account(),
+                         max_in_flight=current_limits().max_in_flight)
     except EnqueueFailed as exc:
         raise ApiError(503, "queue_unavailable", f"the job queue is unavailable: {exc}", headers={"Retry-After": "30"})
     response = jsonify(job_view(job))

@@ -61,8 +61,8 @@ def _rate_headers(response):
 def enforce_in_flight() -> None:
     """Refuse a new job while the account has as many unfinished jobs as it may.
 
-    Checked before the job is stored, so two simultaneous requests may both pass at the
-    limit's edge (the limit is a guard against floods, not an exact quota).
+    A cheap early answer before the text is planned; the exact, atomic check happens when
+    the job is stored (``JobStore.create``), which raises ``InFlightLimitReached``.
 
     Raises:
         ApiError: 429 with ``Retry-After``.

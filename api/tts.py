@@ -38,7 +38,8 @@ def synthesize():
     req = parse_job_request(payload, res.settings, res.engine, max_chars=max_chars)
     enforce_in_flight()
     try:
-        job = submit_job(res.celery, req, res.settings, res.store, res.engine, current_account(), interactive=True)
+        job = submit_job(res.celery, req, res.settings, res.store, res.engine, current_account(), interactive=True,
+                         max_in_flight=current_limits().max_in_flight)
     except EnqueueFailed as exc:
         raise ApiError(503, "queue_unavailable", f"the job queue is unavailable: {exc}", headers={"Retry-After": "30"})
     deadline = time.monotonic() + current_app.config["SYNC_TIMEOUT_SECONDS"]

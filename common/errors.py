@@ -48,3 +48,12 @@ class AccountNotFound(TingshuError):
 
 class ApiKeyNotFound(TingshuError):
     """No API key matches that id, prefix or secret (or the match is ambiguous)."""
+
+
+class InFlightLimitReached(TingshuError):
+    """The account already has as many unfinished jobs as its limit allows."""
+
+    def __init__(self, account: str, limit: int):
+        super().__init__(f"account {account} has {limit} unfinished jobs; its limit is {limit}")
+        self.account = account
+        self.limit = limit

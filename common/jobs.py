@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 
 import redis
 
-from common.errors import InvalidJobOperation, JobNotFound
+from common.errors import InFlightLimitReached, InvalidJobOperation, JobNotFound
 
 
 class JobStatus(str, Enum):
@@ -216,6 +216,16 @@ return done
 """
 
 
+# KEYS[1]=the account's in-flight set; ARGV[1]=job id, ARGV[2]=limit (0: none).
+# Reserves an in-flight slot atomically; returns 0 when the account is at its limit.
+_RESERVE = """
+local limit = tonumber(ARGV[2])
+if limit > 0 and redis.call('SCARD', KEYS[1]) >= limit then return 0 end
+redis.call('SADD', KEYS[1], ARGV[1])
+return 1
+"""
+
+
 class JobStore:
     """Create, read and update jobs in Redis.
 
@@ -229,6 +239,7 @@ class JobStore:
         self.ttl_seconds = ttl_seconds
         self._transition = connection.register_script(_TRANSITION)
         self._chunks_done = connection.register_script(_CHUNKS_DONE)
+        self._reserve = connection.register_script(_RESERVE)
 
     @classmethod
     def from_url(cls, url: str, ttl_seconds: int = 7 * 24 * 3600) -> "JobStore":
@@ -238,10 +249,20 @@ class JobStore:
     def new_id() -> str:
         return uuid.uuid4().hex
 
-    def create(self, job: Job, chunks: Sequence[str]) -> Job:
-        """Store a new job and its chunk texts atomically (MULTI)."""
+    def create(self, job: Job, chunks: Sequence[str], max_in_flight: int = 0) -> Job:
+        """Store a new job and its chunk texts atomically (MULTI).
+
+        Args:
+            max_in_flight: refuse when the account already has this many unfinished jobs
+                (0: no limit); the check and the reservation are one atomic step.
+
+        Raises:
+            InFlightLimitReached: the account is at ``max_in_flight``.
+        """
         if not chunks:
             raise ValueError("a job needs at least one chunk")
+        if not self._reserve(keys=[account_inflight_key(job.account)], args=[job.id, max_in_flight]):
+            raise InFlightLimitReached(job.account, max_in_flight)
         job.chunk_count = len(chunks)
         job.created_at = job.created_at or time.time()
         with self.connection.pipeline(transaction=True) as pipe:

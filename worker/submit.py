@@ -45,11 +45,12 @@ def choose_queue(text_chars: int, settings: Settings, interactive: bool = False)
 
 
 def submit_job(app: Celery, request: JobRequest, settings: Settings, store: JobStore, info: EngineInfo,
-               account: str = "default", interactive: bool = False) -> Job:
+               account: str = "default", interactive: bool = False, max_in_flight: int = 0) -> Job:
     """Plan chunks, store the job and publish its tasks.
 
     Raises:
         ValidationError: the text has nothing to speak.
+        InFlightLimitReached: the account already has ``max_in_flight`` unfinished jobs.
         EnqueueFailed: the broker could not take the tasks.
     """
     chunks = plan_chunks(request.text, settings, info.max_chunk_chars)
@@ -60,7 +61,7 @@ def submit_job(app: Celery, request: JobRequest, settings: Settings, store: JobS
         account=account, queue=choose_queue(len(request.text), settings, interactive),
         webhook_url=request.webhook_url,
     )
-    store.create(job, chunks)
+    store.create(job, chunks, max_in_flight)
     try:
         enqueue_job(app, job)
     except Exception as exc:  # broker down or refusing: record it, then tell the caller

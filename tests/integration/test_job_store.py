@@ -91,3 +91,23 @@ def test_account_indexes_follow_the_lifecycle(store):
     store.delete(other.id)
     assert store.in_flight("acme") == 0 and not store.exists(other.id)
     assert store.fetch(job.id).account == "acme"
+
+
+def test_in_flight_limit_is_atomic(store):
+    from common.errors import InFlightLimitReached
+
+    results = []
+
+    def submit():
+        try:
+            store.create(Job(id=store.new_id(), account="busy"), ["一。"], max_in_flight=3)
+            results.append("ok")
+        except InFlightLimitReached:
+            results.append("refused")
+
+    threads = [threading.Thread(target=submit) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("ok") == 3 and store.in_flight("busy") == 3
