@@ -218,6 +218,14 @@ def _components(settings: Settings, engine: EngineInfo) -> dict:
                                                    "with the same Idempotency-Key.",
                                     "schema": {"type": "string", "enum": ["true", "false"]}},
             "X-Job-Id": {"description": "Id of the job that produced the audio.", "schema": {"type": "string"}},
+            "WWW-Authenticate": {"description": "`Bearer realm=\"tingshu\"` (RFC 6750), with `error` when a key "
+                                                "was sent but refused.", "schema": {"type": "string"}},
+            "RateLimit-Limit": {"description": "Requests per minute the account may make.",
+                                "schema": {"type": "string", "pattern": "^[0-9]+$"}},
+            "RateLimit-Remaining": {"description": "Requests left in the current window.",
+                                    "schema": {"type": "string", "pattern": "^[0-9]+$"}},
+            "RateLimit-Reset": {"description": "Seconds until the window resets (or until a retry may pass).",
+                                "schema": {"type": "string", "pattern": "^[0-9]+$"}},
         },
         "parameters": {
             "JobId": {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"},
@@ -229,13 +237,14 @@ def _components(settings: Settings, engine: EngineInfo) -> dict:
         },
         "responses": {
             "BadRequest": err("Invalid request: a field, the body or a query parameter (see `field`)."),
-            "Unauthorized": err("Missing or invalid API key (`Authorization: Bearer tsk_...`)."),
+            "Unauthorized": err("Missing or invalid API key (`Authorization: Bearer tsk_...`).", "WWW-Authenticate"),
             "NotFound": err("No such job (or it belongs to another account, or it expired)."),
             "Conflict": err("The job is not in a state that allows this.", "Retry-After"),
             "PayloadTooLarge": err("Text over the limit (`text_too_long`) or body over the limit (`body_too_large`)."),
             "UnsupportedMediaType": err("The body is not `application/json`."),
             "UnprocessableEntity": err("Well-formed but refused, e.g. an Idempotency-Key reused with another body."),
-            "TooManyRequests": err("Rate or in-flight job limit reached.", "Retry-After"),
+            "TooManyRequests": err("Rate or in-flight job limit reached.", "Retry-After", "RateLimit-Limit",
+                                   "RateLimit-Remaining", "RateLimit-Reset"),
             "ServiceUnavailable": err("The queue (or Redis) is unavailable.", "Retry-After"),
         },
         "securitySchemes": {
