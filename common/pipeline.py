@@ -13,6 +13,8 @@ import contextlib
 import os
 import tempfile
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -85,21 +87,38 @@ def synthesize_group(engine: Engine, storage: Storage, job_id: str, first: int,
     return infos
 
 
+PREFETCH = 4
+"""Chunks downloaded ahead of the merge (files on disk, never more than this many)."""
+
+
 def _downloaded_chunks(storage: Storage, job_id: str, chunk_count: int, workdir: Path) -> Iterator[Path]:
-    """Yield each chunk as a local file, one at a time, deleting it once consumed."""
-    for index in range(chunk_count):
+    """Yield each chunk as a local file, in order, deleting it once consumed.
+
+    Downloads run ``PREFETCH`` chunks ahead in a small thread pool, so merging a book is not
+    a long series of round trips; at most ``PREFETCH + 1`` chunk files exist at a time.
+    """
+
+    def fetch(index: int) -> Path:
         key = chunk_key(job_id, index)
         local = storage.local_path(key)
         if local is not None:
-            yield local
-            continue
+            return local
         path = workdir / f"chunk-{index:06d}.{CHUNK_FORMAT}"
         storage.download_file(key, path)
-        try:
-            yield path
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        return path
+
+    with ThreadPoolExecutor(max_workers=PREFETCH, thread_name_prefix="merge-prefetch") as pool:
+        pending = deque(pool.submit(fetch, i) for i in range(min(PREFETCH, chunk_count)))
+        for index in range(chunk_count):
+            path = pending.popleft().result()
+            if index + PREFETCH < chunk_count:
+                pending.append(pool.submit(fetch, index + PREFETCH))
+            try:
+                yield path
+            finally:
+                if path.parent == workdir:
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
 
 
 def merge_to_file(storage: Storage, job_id: str, chunk_count: int, out_path: Path, fmt: str,
@@ -108,11 +127,6 @@ def merge_to_file(storage: Storage, job_id: str, chunk_count: int, out_path: Pat
     with tempfile.TemporaryDirectory(prefix="tingshu-merge-") as workdir:
         sources = _downloaded_chunks(storage, job_id, chunk_count, Path(workdir))
         return audio.merge_streaming(sources, out_path, fmt, sample_rate, pause_ms)
-
-
-def missing_chunks(storage: Storage, job_id: str, chunk_count: int) -> list[int]:
-    """Indices whose chunk object is absent from storage."""
-    return [i for i in range(chunk_count) if not storage.exists(chunk_key(job_id, i))]
 
 
 @dataclass

@@ -17,8 +17,7 @@ from common.engines.base import SynthesisOptions
 from common.errors import JobNotFound
 from common.jobs import Job, JobStatus
 from common.lifecycle import cleanup_expired, discard_chunks, discard_written
-from common.pipeline import chunk_seed, merge_and_upload, missing_chunks, synthesize_group
-from common.storage.keys import job_prefix
+from common.pipeline import chunk_seed, merge_and_upload, synthesize_group
 from worker import context
 from worker.celery_app import app
 from worker.webhooks import notify_final
@@ -95,7 +94,8 @@ def merge_job(self, _results: list, job_id: str) -> dict:
     if job.is_final:
         notify_final(job_id, job.state)  # once per event: a no-op unless a crash lost it
         return {"skipped": job.state.value}
-    missing = missing_chunks(ctx.storage, job_id, job.chunk_count)
+    # a chunk counts as done only after its audio is stored, so the done set says what exists
+    missing = sorted(set(range(job.chunk_count)) - ctx.store.done_indices(job_id))
     if missing:
         if self.request.retries < MERGE_WAIT_RETRIES:
             raise self.retry(countdown=2.0)
@@ -117,7 +117,7 @@ def merge_job(self, _results: list, job_id: str) -> dict:
                          result_bytes=merged.size, audio_seconds=merged.stats.duration_seconds,
                          finished_at=time.time())
     notify_final(job_id, JobStatus.SUCCEEDED)
-    ctx.storage.delete_prefix(job_prefix(job_id) + "chunks/")
+    discard_chunks(ctx.storage, job_id)
     return {"result_key": merged.key, "audio_seconds": merged.stats.duration_seconds}
 
 
