@@ -46,11 +46,14 @@ def queue_overhead(engine: str, chars: int, workdir: Path) -> dict:
     s3 = S3Server(workdir / "s3").start()
     settings = Settings.from_env().replace(
         redis_url=redis_server.url, storage="s3", s3_endpoint=s3.endpoint, s3_access_key=s3.access_key,
-        s3_secret_key=s3.secret_key, engine=engine, device="cpu")
+        s3_secret_key=s3.secret_key, engine=engine, device="cpu", allow_anonymous=True,
+        default_rate_per_minute=0)
     api = ApiThread(settings).start()
     worker = CeleryWorkerProcess(settings, workdir, concurrency=1, name="bench").start(timeout=300)
     try:
-        warm = requests.post(api.url + "/v1/jobs", json={"text": "预热一下。"}, timeout=60).json()
+        warm = requests.post(api.url + "/v1/jobs", json={"text": "预热一下。"}, timeout=60)
+        warm.raise_for_status()
+        warm = warm.json()
         _wait(api.url, warm["id"], 600)
         started = time.perf_counter()
         job = requests.post(api.url + "/v1/jobs", json={"text": sample_text(chars), "format": "flac", "seed": 1},
@@ -80,7 +83,7 @@ def _wait(url: str, job_id: str, timeout: float) -> dict:
         job = requests.get(f"{url}/v1/jobs/{job_id}", timeout=30).json()
         if job["state"] in ("succeeded", "failed", "canceled") or time.monotonic() > deadline:
             return job
-        time.sleep(0.05)
+        time.sleep(0.1)
 
 
 MERGE_CHILD = """
