@@ -19,7 +19,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -438,3 +439,18 @@ class ApiThread:
     def stop(self) -> None:
         self.server.shutdown()
         self.thread.join(timeout=10)
+
+
+@contextmanager
+def running_stack(settings: Settings, logdir: Path, name: str = "stack", concurrency: int = 1,
+                  **worker_options) -> Iterator[tuple[ApiThread, CeleryWorkerProcess]]:
+    """An ``ApiThread`` and a ``CeleryWorkerProcess`` for ``settings``, stopped on exit."""
+    worker = CeleryWorkerProcess(settings, logdir, concurrency=concurrency, name=name, **worker_options).start()
+    try:
+        api = ApiThread(settings).start()
+        try:
+            yield api, worker
+        finally:
+            api.stop()
+    finally:
+        worker.stop()

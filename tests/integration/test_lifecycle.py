@@ -12,7 +12,7 @@ from common.storage import get_storage
 from common.storage.keys import chunks_prefix, job_prefix
 from tests.integration.conftest import redis_db_url
 from tests.integration.jobclient import submit, wait_for, wait_progress
-from tingshu.services import ApiThread, CeleryWorkerProcess
+from tingshu.services import ApiThread, CeleryWorkerProcess, running_stack
 
 LIFECYCLE_DB = 7
 SLOW = {"TINGSHU_TONE_DELAY_PER_CHAR": "0.01"}
@@ -27,11 +27,8 @@ def slow_stack(s3_session_settings, redis_server, tmp_path):
                                            chunk_chars=40, chunks_per_task=1, job_ttl_seconds=600,
                                            allow_anonymous=True)
     redis.Redis.from_url(settings.redis_url).flushdb()
-    api = ApiThread(settings).start()
-    worker = CeleryWorkerProcess(settings, tmp_path, concurrency=1, name="lifecycle", extra_env=SLOW).start()
-    yield settings, api, worker
-    worker.stop()
-    api.stop()
+    with running_stack(settings, tmp_path, "lifecycle", extra_env=SLOW) as (api, worker):
+        yield settings, api, worker
 
 
 def book(sentences: int) -> str:

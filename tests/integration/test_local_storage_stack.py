@@ -7,7 +7,7 @@ import requests
 from common.engines.tone import SAMPLE_RATE
 from tests.integration.conftest import redis_db_url
 from tests.integration.jobclient import decode, submit, wait_for
-from tingshu.services import ApiThread, CeleryWorkerProcess
+from tingshu.services import running_stack
 
 LOCAL_DB = 6
 
@@ -20,9 +20,7 @@ def test_local_storage_job_streams_audio(redis_server, tmp_path):
     settings = Settings().replace(redis_url=redis_db_url(redis_server.url, LOCAL_DB), engine="tone",
                                   storage="local", local_dir=str(tmp_path / "storage"), allow_anonymous=True)
     redis.Redis.from_url(settings.redis_url).flushdb()
-    api = ApiThread(settings).start()
-    worker = CeleryWorkerProcess(settings, tmp_path, concurrency=1, name="local").start()
-    try:
+    with running_stack(settings, tmp_path, "local") as (api, _worker):
         job = submit(api.url, {"text": "本地存储也能用。结果由接口直接返回。", "format": "ogg"})
         done = wait_for(api.url, job["id"])
         assert done["state"] == "succeeded", done
@@ -32,6 +30,3 @@ def test_local_storage_job_streams_audio(redis_server, tmp_path):
         assert f"tingshu-{job['id']}.ogg" in response.headers["Content-Disposition"]
         audio, rate = decode(response.content)
         assert rate == SAMPLE_RATE and abs(len(audio) / rate - done["result"]["audio_seconds"]) < 0.15
-    finally:
-        worker.stop()
-        api.stop()

@@ -25,7 +25,7 @@ from common.accounts import AccountStore
 from common.config import Settings
 from common.engines.registry import describe_engine
 from tests.integration.conftest import redis_db_url
-from tingshu.services import ApiThread, CeleryWorkerProcess
+from tingshu.services import ApiThread, running_stack
 
 SCHEMATHESIS_DB = 10
 MAX_EXAMPLES = 25
@@ -51,14 +51,8 @@ def contract_settings(redis_server, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture(scope="module")
 def contract_api(contract_settings: Settings, tmp_path_factory) -> Iterator[ApiThread]:
-    worker = CeleryWorkerProcess(contract_settings, tmp_path_factory.mktemp("contract-worker"), concurrency=1,
-                                 name="contract").start()
-    api = ApiThread(contract_settings, sync_timeout=60).start()
-    try:
+    with running_stack(contract_settings, tmp_path_factory.mktemp("contract-worker"), "contract") as (api, _):
         yield api
-    finally:
-        api.stop()
-        worker.stop()
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from common.jobs import Job, JobStore
 from common.webhooks import generate_secret, verify
 from tests.integration.conftest import redis_db_url
 from tests.integration.jobclient import decode, download, submit, wait_for
-from tingshu.services import ApiThread, CeleryWorkerProcess
+from tingshu.services import ApiThread, running_stack
 
 WEBHOOK_DB = 8
 SECRET = generate_secret()
@@ -96,14 +96,8 @@ def hook_settings(s3_session_settings, redis_server):
 
 @pytest.fixture(scope="module")
 def stack(hook_settings, tmp_path_factory) -> Iterator[ApiThread]:
-    worker = CeleryWorkerProcess(hook_settings, tmp_path_factory.mktemp("webhook-worker"), concurrency=2,
-                                 name="webhooks").start()
-    api = ApiThread(hook_settings).start()
-    try:
+    with running_stack(hook_settings, tmp_path_factory.mktemp("webhook-worker"), "webhooks", concurrency=2) as (api, _):
         yield api
-    finally:
-        api.stop()
-        worker.stop()
 
 
 @pytest.fixture(scope="module")
