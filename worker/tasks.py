@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 MERGE_WAIT_RETRIES = 30
 """How often the merge waits (2 s apart) for chunks a redelivered task is still writing."""
+MERGE_REPUBLISH_AFTER = 5
+"""After this many waits, the groups still missing are published again: a chunk task whose
+message or progress record was lost (a Redis crash between fsyncs) would otherwise never
+come back."""
 
 
 @signals.worker_process_init.connect
@@ -97,6 +101,8 @@ def merge_job(self, _results: list, job_id: str) -> dict:
     # a chunk counts as done only after its audio is stored, so the done set says what exists
     missing = sorted(set(range(job.chunk_count)) - ctx.store.done_indices(job_id))
     if missing:
+        if self.request.retries == MERGE_REPUBLISH_AFTER:
+            _republish_missing(job, missing)
         if self.request.retries < MERGE_WAIT_RETRIES:
             raise self.retry(countdown=2.0)
         if ctx.store.fail(job_id, f"chunks missing at merge time: {missing[:20]}"):
@@ -119,6 +125,16 @@ def merge_job(self, _results: list, job_id: str) -> dict:
     notify_final(job_id, JobStatus.SUCCEEDED)
     discard_chunks(ctx.storage, job_id)
     return {"result_key": merged.key, "audio_seconds": merged.stats.duration_seconds}
+
+
+def _republish_missing(job: Job, missing: list[int]) -> None:
+    """Publish the chunk groups that hold ``missing`` indices again (idempotent tasks)."""
+    firsts = sorted({index - index % job.chunks_per_task for index in missing})
+    log.warning("job %s: %d chunks still missing at merge time; publishing %d groups again",
+                job.id, len(missing), len(firsts))
+    for first in firsts:
+        count = min(job.chunks_per_task, job.chunk_count - first)
+        synthesize_chunks.apply_async((job.id, first, count), queue=job.queue)
 
 
 def _sample_rate(ctx: context.WorkerContext, job: Job) -> int:
