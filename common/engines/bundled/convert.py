@@ -377,7 +377,9 @@ def convert_wheel(wheel: Path, out_dir: Path, phkit_wheel: Path | None = None,
     hparams = json.loads(raw_hp.decode("utf-8"))
     hparams["pickled_decoder_attributes"] = _decoder_attributes(taco_root)
     out_dir.mkdir(parents=True, exist_ok=True)
-    meta = {"source": f"ttskit=={TTSKIT_VERSION}", "license": "MIT"}
+    # one key only: safetensors writes metadata in hash-map order, so several keys would make
+    # the bytes (and checksums) differ from one conversion to the next
+    meta = {"source": f"ttskit=={TTSKIT_VERSION} (MIT)"}
     save_file(collect_state_dict(taco_root), str(out_dir / TACOTRON_FILE), metadata=meta)
     save_file(collect_state_dict(mel_root), str(out_dir / MELGAN_FILE), metadata=meta)
     (out_dir / HPARAMS_FILE).write_text(json.dumps(hparams, indent=2, sort_keys=True), encoding="utf-8")
