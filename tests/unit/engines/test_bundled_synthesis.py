@@ -114,3 +114,17 @@ def test_rejected_item_is_retried_then_split_then_fails(bundled_engine, monkeypa
     monkeypatch.setattr(engine_mod.batching, "acoustic_problems", lambda *a, **k: ["forced failure"])
     with pytest.raises(SynthesisFailed, match="forced failure"):
         bundled_engine.synthesize(["你好。"], SynthesisOptions(voice="aiyue", seed=2))
+
+
+def test_reduced_precision_path_matches_fp32(bundled_engine, monkeypatch):
+    """The autocast code path (FP16 on CUDA) run here as bfloat16 autocast on the CPU: no
+    dtype mismatches, stop still fires, and durations stay within a few percent of FP32."""
+    import torch
+
+    texts = ["今天天气很好。", "我们一起去公园散步吧，路上有很多花。"]
+    reference = bundled_engine.synthesize(texts, SynthesisOptions(voice="aimei", seed=3))
+    monkeypatch.setattr(bundled_engine, "_autocast", lambda device: torch.autocast("cpu", dtype=torch.bfloat16))
+    reduced = bundled_engine.synthesize(texts, SynthesisOptions(voice="aimei", seed=3))
+    for ref, out in zip(reference, reduced):
+        assert out.audio.dtype == np.float32 and out.diagnostics.stop_fired
+        assert abs(out.duration - ref.duration) <= 0.05 * ref.duration + 0.05
