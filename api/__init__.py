@@ -28,7 +28,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
 
-    from api import auth, errors, extensions, health, jobs, limits, metrics, observability, openapi, tts, voices, webhooks
+    from api import (auth, errors, extensions, health, jobs, limits, metrics, observability, openapi, text, tts, voices,
+                     webhooks)
 
     extensions.init_app(app, settings)
     observability.init_app(app, settings)
@@ -39,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(jobs.bp)
     app.register_blueprint(tts.bp)
     app.register_blueprint(voices.bp)
+    app.register_blueprint(text.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(metrics.bp)

@@ -204,6 +204,16 @@ def _components(settings: Settings, engine: EngineInfo) -> dict:
             "Error": _error_schema(),
             **_webhook_schemas(),
             "Voices": _voices_schema(),
+            "TextPreviewRequest": {"type": "object", "required": ["text"], "additionalProperties": False,
+                                   "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 5000}}},
+            "TextPreview": {"type": "object", "required": ["spoken", "changes", "chunks", "max_chunk_chars"],
+                            "properties": {
+                                "spoken": {"type": "string"},
+                                "changes": {"type": "array", "items": {
+                                    "type": "object", "required": ["original", "spoken"],
+                                    "properties": {"original": {"type": "string"}, "spoken": {"type": "string"}}}},
+                                "chunks": {"type": "array", "items": {"type": "string"}},
+                                "max_chunk_chars": {"type": "integer", "minimum": 1}}},
             "Health": {"type": "object", "required": ["status", "checks", "engine"], "properties": {
                 "status": {"type": "string", "enum": ["ok", "degraded"]},
                 "checks": {"type": "object", "additionalProperties": {"type": "string"}},
@@ -373,6 +383,13 @@ def _other_paths() -> dict:
                                     "Retry-After": _ref("headers", "Retry-After")},
                         "content": {"application/json": {"schema": _ref("schemas", "Error")}}},
             },
+        }},
+        "/v1/text/preview": {"post": {
+            "operationId": "previewText", "tags": ["meta"],
+            "summary": "The spoken form of a text, what normalisation changed, and its chunks",
+            "requestBody": _job_body("TextPreviewRequest"),
+            "responses": {"200": _json("TextPreview", "What the engine would say."),
+                          **_std("400", "401", "413", "415", "429")},
         }},
         "/v1/voices": {"get": {
             "operationId": "listVoices", "tags": ["meta"],

@@ -119,3 +119,17 @@ def test_voices_listing(api_server):
     assert {v["id"] for v in body["voices"]} == {"tone-a", "tone-b"}
     assert body["emotions"][0] == {"id": "neutral", "label": "Neutral", "kind": "prosody"}
     assert set(body["formats"]) >= {"wav", "flac"} and body["limits"]["speed"] == [0.5, 2.0]
+
+
+def test_text_preview_shows_spoken_form_and_chunks(api_server):
+    response = requests.post(f"{api_server.url}/v1/text/preview",
+                             json={"text": "2024年3月5日，气温-5℃，GDP增长了3.5%。[1]"}, timeout=10)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "二零二四年三月五日" in body["spoken"] and "负五摄氏度" in body["spoken"] and "百分之三点五" in body["spoken"]
+    assert {"original": "3.5%", "spoken": "百分之三点五"} in body["changes"]
+    assert "".join(body["chunks"]) == body["spoken"].replace(" ", "") and body["max_chunk_chars"] == 60
+    for bad, status, field in (({"text": ""}, 400, "text"), ({"text": 5}, 400, "text"),
+                               ({"text": "长" * 5001}, 413, "text"), ({"text": "x", "voice": "y"}, 400, "voice")):
+        response = requests.post(f"{api_server.url}/v1/text/preview", json=bad, timeout=10)
+        assert response.status_code == status and response.json()["error"]["field"] == field
