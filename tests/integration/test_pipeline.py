@@ -12,7 +12,7 @@ import requests
 from common.engines.tone import FAIL_MARKER, SAMPLE_RATE, tone_frequency
 from common.jobs import JobStore
 from common.storage import get_storage
-from common.storage.keys import job_prefix
+from common.storage.keys import chunks_prefix
 from tests.integration.jobclient import decode, dominant_frequency, download, submit, wait_for
 
 PARAGRAPH = ("春天来了，山上的雪慢慢融化，小河里的水也多了起来。村里的孩子们放学以后，总喜欢跑到河边去看鱼。"
@@ -60,7 +60,7 @@ def test_multi_chunk_job_merges_in_order(api_server, tone_worker, stack_settings
             offset += pause
     # chunk objects are cleaned up once merged; the result stays
     storage = get_storage(stack_settings)
-    assert storage.list_keys(job_prefix(job["id"]) + "chunks/") == []
+    assert storage.list_keys(chunks_prefix(job["id"])) == []
     assert storage.exists(store.fetch(job["id"]).result_key)
 
 
