@@ -29,7 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
 
     from api import (auth, errors, extensions, health, jobs, limits, metrics, observability, openapi, text, tts, voices,
-                     webhooks)
+                     web, webhooks)
 
     extensions.init_app(app, settings)
     observability.init_app(app, settings)
@@ -44,4 +44,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(web.bp)
     return app

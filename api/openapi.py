@@ -396,6 +396,11 @@ def _other_paths() -> dict:
             "summary": "Voices, emotions, formats and limits of this deployment",
             "responses": {"200": _json("Voices", "What a job may ask for."), **_std("401", "429")},
         }},
+        "/": {"get": {
+            "operationId": "webPage", "tags": ["meta"], "security": public,
+            "summary": "The web page: submit a text, watch progress, play the result",
+            "responses": {"200": {"description": "HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}}},
+        }},
         "/healthz": {"get": {
             "operationId": "health", "tags": ["meta"], "security": public, "summary": "Redis and storage reachable?",
             "responses": {"200": _json("Health", "Healthy."), "503": _json("Health", "Degraded.")},
