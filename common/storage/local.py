@@ -137,10 +137,7 @@ class LocalStorage(Storage):
         Raises:
             ObjectNotFound: nothing is stored under ``key``.
         """
-        path = self._path(key)
-        if not path.is_file():
-            raise ObjectNotFound(f"no object {key!r} in {self.root}")
-        return path.stat().st_size
+        return self.local_path(key).stat().st_size
 
     def _walk(self, prefix: str, include_tmp: bool = False) -> Iterator[tuple[str, Path]]:
         """Yield ``(key, path)`` for files whose key starts with ``prefix``."""
