@@ -67,16 +67,25 @@ def supervise(procs: list[subprocess.Popen]) -> int:
                 code = proc.returncode or 1
                 stopping = True
         time.sleep(0.5)
+    terminate(procs)
+    return code
+
+
+def terminate(procs: list[subprocess.Popen], grace: float = 30) -> None:
+    """SIGTERM every running child, wait up to ``grace`` seconds, then SIGKILL the rest."""
     for proc in procs:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + grace
     for proc in procs:
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
-    return code
+
+
+def _interrupt(*_args) -> None:
+    raise KeyboardInterrupt
 
 
 def run_workers(settings: Settings, concurrency: int | None, loglevel: str = "INFO",
@@ -93,34 +102,42 @@ def run_workers(settings: Settings, concurrency: int | None, loglevel: str = "IN
 
 
 def run_everything(settings: Settings, data_dir: Path, port: int, concurrency: int | None) -> int:
-    """Redis + SeaweedFS + API + worker on this machine, for people without Docker."""
+    """Redis + SeaweedFS + API + worker on this machine, for people without Docker.
+
+    A SIGTERM or Ctrl-C at any point, start-up included, stops whatever was started.
+    """
     from common.engines.registry import check_engine
     from tingshu.services import RedisServer, S3Server
 
     check_engine(settings)
     data_dir.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _interrupt)
     redis_server = RedisServer(data_dir / "redis", appendonly=True)
     s3_server = S3Server(data_dir / "s3", access_key=settings.s3_access_key or "tingshu",
                          secret_key=settings.s3_secret_key or "tingshu-secret")
-    redis_server.start()
-    s3_server.start()
-    settings = settings.replace(redis_url=redis_server.url, storage="s3", s3_endpoint=s3_server.endpoint,
-                                s3_access_key=s3_server.access_key, s3_secret_key=s3_server.secret_key)
-    env = {**os.environ, **settings.to_env()}
-    procs = [subprocess.Popen([sys.executable, "-m", "tingshu", "api", "--port", str(port)], env=env)]
-    commands = worker_commands(settings, concurrency, "INFO")
-    commands[0][0].extend(["-B", "-s", str(data_dir / "celerybeat-schedule")])
-    for argv, extra in commands:
-        procs.append(subprocess.Popen(argv, env={**env, **extra}))
-    print(f"tingshu is up: API http://127.0.0.1:{port}  (Redis {redis_server.url}, S3 {s3_server.endpoint}); "
-          "Ctrl-C stops everything", flush=True)
-    if settings.allow_anonymous:
-        print("anonymous mode: requests without an API key act as account 'default'", flush=True)
-    else:
-        print(f"API keys are required; make one with: TINGSHU_REDIS_URL={redis_server.url} "
-              "tingshu keys create --account dev   (or restart with --anonymous)", flush=True)
+    procs: list[subprocess.Popen] = []
     try:
+        redis_server.start()
+        s3_server.start()
+        settings = settings.replace(redis_url=redis_server.url, storage="s3", s3_endpoint=s3_server.endpoint,
+                                    s3_access_key=s3_server.access_key, s3_secret_key=s3_server.secret_key)
+        env = {**os.environ, **settings.to_env()}
+        procs.append(subprocess.Popen([sys.executable, "-m", "tingshu", "api", "--port", str(port)], env=env))
+        commands = worker_commands(settings, concurrency, "INFO")
+        commands[0][0].extend(["-B", "-s", str(data_dir / "celerybeat-schedule")])
+        for argv, extra in commands:
+            procs.append(subprocess.Popen(argv, env={**env, **extra}))
+        print(f"tingshu is up: API http://127.0.0.1:{port}  (Redis {redis_server.url}, S3 {s3_server.endpoint}); "
+              "Ctrl-C stops everything", flush=True)
+        if settings.allow_anonymous:
+            print("anonymous mode: requests without an API key act as account 'default'", flush=True)
+        else:
+            print(f"API keys are required; make one with: TINGSHU_REDIS_URL={redis_server.url} "
+                  "tingshu keys create --account dev   (or restart with --anonymous)", flush=True)
         return supervise(procs)
+    except KeyboardInterrupt:
+        return 130
     finally:
+        terminate(procs)
         s3_server.stop()
         redis_server.stop()

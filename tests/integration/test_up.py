@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import requests
 
@@ -42,9 +43,51 @@ def test_up_runs_a_job_and_stops_cleanly(tmp_path):
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            raise
-        log.close()
+            time.sleep(0.5)
+            leftovers = _alive_in_group(proc.pid)
+        finally:
+            try:  # nothing of the session may outlive the test, whatever happened above
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            log.close()
+    assert proc.returncode == 0 and not leftovers, f"exit {proc.returncode}; still running: {leftovers}"
     with socket.socket() as sock:  # the API port is free again: nothing left running
         sock.bind(("127.0.0.1", port))
+
+
+def _alive_in_group(pgid: int) -> list[str]:
+    """Command lines of processes still in process group ``pgid`` (zombies excluded)."""
+    alive = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            proc_dir = Path("/proc") / entry
+            fields = (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                alive.append((proc_dir / "cmdline").read_text().replace("\0", " ").strip())
+        except (OSError, IndexError, ValueError):
+            continue
+    return alive
+
+
+def test_up_interrupted_during_start_up_leaves_nothing_running(tmp_path):
+    env = {**os.environ, "TINGSHU_ENGINE": "tone"}
+    proc = subprocess.Popen([sys.executable, "-m", "tingshu", "up", "--port", str(free_port()), "--data-dir",
+                             str(tmp_path / "data"), "-c", "1"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30  # SIGTERM as soon as the first service (Redis) is up
+        while not list((tmp_path / "data").glob("redis/*.log")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        time.sleep(0.5)
+        leftovers = _alive_in_group(proc.pid)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert not leftovers, leftovers
