@@ -163,13 +163,18 @@ class LocalStorage(Storage):
     def delete(self, key: str) -> None:
         """Delete the object and any directories it leaves empty."""
         path = self._path(key)
+        if self._unlink(key, path):
+            self._prune_dirs(path.parent)
+
+    def _unlink(self, key: str, path: Path) -> bool:
+        """Remove one file; False if it was already gone."""
         try:
             path.unlink()
         except FileNotFoundError:
-            return
+            return False
         except OSError as exc:
             raise StorageError(f"cannot delete {key!r} from {self.root}: {exc}") from exc
-        self._prune_dirs(path.parent)
+        return True
 
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object (and leftover temp file) whose key starts with ``prefix``.
@@ -180,12 +185,8 @@ class LocalStorage(Storage):
         count = 0
         parents = set()
         for key, path in list(self._walk(prefix, include_tmp=True)):
-            try:
-                path.unlink()
-            except FileNotFoundError:
+            if not self._unlink(key, path):
                 continue
-            except OSError as exc:
-                raise StorageError(f"cannot delete {key!r} from {self.root}: {exc}") from exc
             parents.add(path.parent)
             count += not key.endswith(TMP_SUFFIX)
         for parent in sorted(parents, key=lambda p: len(p.parts), reverse=True):
